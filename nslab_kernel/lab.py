@@ -1,0 +1,343 @@
+"""The lab lifecycle: bring a topology up on a backend, probe it, take it down.
+
+``up`` converges: it reads what exists, changes only what differs from the
+topology, and reports each step (changed or already so) with its equivalent
+command.  Every resource is written into the lab's ownership record before it is
+created, so ``down`` (or ``cleanup`` after a crash) removes exactly nslab's own.
+
+Typical use::
+
+    with Lab.load("figure1") as lab:      # backend "netns" by default
+        lab.up()
+        print(lab.ping_matrix())
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+from . import netconf, records, topology as topo_mod
+from .backends import Backend, ExecResult, get_backend
+from .errors import BackendError, InputError, LabNotFound, RecordError
+from .probe import PingMatrix, ping_matrix
+from .routing import expected_reachable
+from .steps import Report, Step
+from .topology import Endpoint, IPv4Addr, Link, Topology
+
+STAGES = ("nodes", "links", "addresses", "forwarding", "routes")
+
+
+class Lab:
+    """A topology bound to a backend under a lab name."""
+
+    def __init__(self, topology: Topology, backend: str | Backend = "netns", **backend_options: Any):
+        self.topology = topology
+        self.backend = get_backend(backend, **backend_options)
+        self.progress: Callable[[str, int, int], None] | None = None
+
+    # --- construction ---------------------------------------------------------------------
+    @classmethod
+    def load(cls, spec: str | Topology, backend: str | Backend = "netns", lab: str | None = None,
+             **backend_options: Any) -> "Lab":
+        """A lab from a topology file, a bundled name (``figure1``) or ``chain:N``."""
+        topology = spec if isinstance(spec, Topology) else topo_mod.load(spec)
+        if lab:
+            topology = topology.renamed(lab)
+        return cls(topology, backend, **backend_options)
+
+    @classmethod
+    def open(cls, lab: str | None = None) -> "Lab":
+        """The lab that is up under this name (or the only one that is up), from its record."""
+        name = lab or only_lab()
+        record = records.read(name)
+        topology = topo_mod.from_dict(record.topology, source=f"record of lab '{name}'")
+        return cls(topology, record.header.get("backend", "netns"), **record.header.get("backend_options", {}))
+
+    @property
+    def name(self) -> str:
+        return self.topology.name
+
+    def __enter__(self) -> "Lab":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    def __repr__(self) -> str:
+        return f"Lab({self.name!r}, backend={self.backend.name!r}, nodes={len(self.topology.nodes)})"
+
+    # --- records ---------------------------------------------------------------------------
+    def _record(self, create: bool) -> records.Record | None:
+        try:
+            record = records.read(self.name)
+        except LabNotFound:
+            if not create:
+                return None
+            return records.create(self.name, self.backend.name, self.topology.to_dict())
+        if record.backend != self.backend.name:
+            raise InputError(f"lab '{self.name}' is already up on backend '{record.backend}'; take it down first "
+                             f"(nslab down --lab {self.name}) or choose another name with --lab")
+        if record.topology != self.topology.to_dict():
+            raise InputError(f"lab '{self.name}' is already up with a different topology; take it down first "
+                             f"(nslab down --lab {self.name}) or choose another name with --lab")
+        return record
+
+    def _handles(self, nodes: Iterable[str]) -> dict[str, tuple[str, str]]:
+        out = {}
+        for node in nodes:
+            h = self.backend.handle(self.topology, node)
+            out[node] = (h.netns, h.path)
+        return out
+
+    # --- applying ----------------------------------------------------------------------------
+    def up(self, progress: Callable[[str, int, int], None] | None = None) -> Report:
+        """Converge the whole lab to its topology; re-running reports everything 'already so'."""
+        return self._apply("up", self.topology.node_names, list(self.topology.links), STAGES, progress)
+
+    def _apply(self, title: str, nodes: Sequence[str], links: Sequence[Link], stages: Sequence[str],
+               progress: Callable[[str, int, int], None] | None = None,
+               ends: Sequence[Endpoint] | None = None) -> Report:
+        """Apply ``stages`` to ``nodes`` and ``links``; ``ends`` (default: both ends of each
+        link) are the interfaces that get their address and are brought up."""
+        topo = self.topology
+        report = Report(f"{title} {self.name}")
+        progress = progress or self.progress
+        with records.lock(self.name):
+            self.backend.preflight()
+            record = self._record(create="nodes" in stages)
+            if record is None:
+                raise LabNotFound(f"lab '{self.name}' is not up yet; create its nodes first (lab.up() or lab.add_node())")
+            if "nodes" in stages:
+                total, done = len(nodes), [0]
+
+                def tick(node: str) -> None:
+                    done[0] += 1
+                    if progress:
+                        progress(node, done[0], total)
+
+                report.add(self.backend.create_nodes(topo, record, list(nodes), progress=tick))
+            if ends is None:
+                ends = [e for link in links for e in link.endpoints]
+            involved = set(nodes) | {e.node for link in links for e in link.endpoints} | {e.node for e in ends}
+            missing = [n for n in involved if self.backend.node_state(topo, record, n) != "up"]
+            if missing and set(stages) - {"nodes"}:
+                raise InputError(f"node{'s' if len(missing) > 1 else ''} {', '.join(sorted(missing))} of lab "
+                                 f"'{self.name}' {'are' if len(missing) > 1 else 'is'} not up; create "
+                                 f"{'them' if len(missing) > 1 else 'it'} first (lab.up() or lab.add_node())")
+            handles = self._handles(involved)
+            if "links" in stages and links:
+                by_a: dict[str, list[Link]] = {}
+                for link in links:
+                    by_a.setdefault(link.a.node, []).append(link)
+                record.append_many([{"t": "veth", "a": str(link.a), "b": str(link.b)} for link in links
+                                    if not any(r.get("t") == "veth" and r.get("a") == str(link.a)
+                                               for r in record.resources)])
+
+                def make_links(ns: netconf.Netns, node: str) -> list[Step]:
+                    return [netconf.veth(ns, link.a.ifname, handles[link.b.node][0], handles[link.b.node][1],
+                                         link.b.ifname) for link in by_a[node]]
+
+                report.add(_flatten(netconf.for_each_netns({n: handles[n] for n in by_a}, make_links)))
+            config_stages = [s for s in ("addresses", "forwarding") if s in stages]
+            if config_stages:
+                ends_of: dict[str, list[Endpoint]] = {n: [] for n in nodes}
+                for end in ends:
+                    ends_of.setdefault(end.node, []).append(end)
+
+                def configure(ns: netconf.Netns, node: str) -> list[Step]:
+                    steps: list[Step] = []
+                    if "addresses" in stages:
+                        if node in nodes:
+                            steps.append(netconf.lo_up(ns))
+                        for end in ends_of.get(node, []):
+                            if end.address is not None:
+                                steps.append(netconf.address(ns, end.ifname, end.address))
+                            steps.append(netconf.link_up(ns, end.ifname))
+                    if "forwarding" in stages and node in nodes:
+                        steps.append(netconf.forwarding(ns, topo.node(node).forwarding))
+                    return steps
+
+                report.add(_flatten(netconf.for_each_netns({n: handles[n] for n in ends_of}, configure)))
+            if "routes" in stages:
+                wanted = {n: list(topo.node(n).routes) for n in nodes if topo.node(n).routes}
+                report.add(_flatten(netconf.for_each_netns(
+                    {n: handles[n] for n in wanted}, lambda ns, node: netconf.routes(ns, wanted[node]))))
+        return report
+
+    def down(self) -> Report:
+        """Remove everything this lab's record lists (and nothing else)."""
+        return down(self.name)
+
+    # --- step-level calls (the notebooks use these) ----------------------------------------------
+    def add_node(self, *nodes: str) -> Report:
+        """Create the namespace (or container) of each node, with loopback up and its forwarding flag."""
+        for n in nodes:
+            self.topology.node(n)
+        return self._apply("add node", list(nodes), [], ("nodes",))
+
+    def add_link(self, a: str, b: str | None = None) -> Report:
+        """Create the veth pair of the topology link with these endpoints (``"h1:eth0"``, ``"r1:eth0"``)."""
+        link = self.find_link(a, b)
+        return self._apply("add link", [], [link], ("links",))
+
+    def set_address(self, endpoint: str) -> Report:
+        """Give one end of a link the address the topology says, and bring it up."""
+        link = self.find_link(endpoint)
+        end = link.a if str(link.a) == endpoint else link.b
+        return self._apply("set address", [], [], ("addresses",), ends=[end])
+
+    def configure(self, *nodes: str) -> Report:
+        """Loopback up, addresses, links up and the forwarding flag, for each node (all if none named)."""
+        names = list(nodes) or self.topology.node_names
+        for n in names:
+            self.topology.node(n)
+        ends = [e for n in names for e in self.topology.endpoints_of(n)]
+        return self._apply("configure", names, [], ("addresses", "forwarding"), ends=ends)
+
+    def set_forwarding(self, node: str, enabled: bool | None = None) -> Report:
+        """Set a node's ``net.ipv4.ip_forward``: the topology's value, or ``enabled`` to override it."""
+        n = self.topology.node(node)
+        if enabled is None or enabled == n.forwarding:
+            return self._apply("set forwarding", [node], [], ("forwarding",))
+        report = Report(f"set forwarding {node}")
+        with records.lock(self.name):
+            self._require_up(node)
+            report.add(_flatten(netconf.for_each_netns(self._handles([node]),
+                                                       lambda ns, _n: [netconf.forwarding(ns, enabled)])))
+        return report
+
+    def add_routes(self, *nodes: str) -> Report:
+        """Add the static routes the topology gives each node (all nodes if none named)."""
+        names = list(nodes) or self.topology.node_names
+        return self._apply("add routes", names, [], ("routes",))
+
+    def delete_route(self, node: str, destination: str) -> Report:
+        """Delete a node's route to ``destination`` (a prefix or 'default'): for demos that break things."""
+        route = next((r for r in self.topology.node(node).routes
+                      if str(r.dst) == destination or (destination == "default" and r.is_default)), None)
+        if route is None:
+            raise InputError(f"{node} has no route to {destination} in the topology; its routes: "
+                             f"{', '.join(str(r) for r in self.topology.node(node).routes) or 'none'}")
+        report = Report(f"delete route {node}")
+        with records.lock(self.name):
+            self._require_up(node)
+
+            def work(ns: netconf.Netns, _n: str) -> list[Step]:
+                return [netconf.delete_route(ns, route)]
+
+            report.add(_flatten(netconf.for_each_netns(self._handles([node]), work)))
+        return report
+
+    def delete_link(self, endpoint: str) -> Report:
+        """Delete a veth by deleting one of its ends: the kernel removes the peer too."""
+        link = self.find_link(endpoint)
+        node, ifname = endpoint.split(":", 1)
+        report = Report(f"delete link {link}")
+        with records.lock(self.name):
+            self._require_up(node)
+            report.add(_flatten(netconf.for_each_netns(self._handles([node]),
+                                                       lambda ns, _n: [netconf.delete_link(ns, ifname)])))
+        return report
+
+    def _require_up(self, *nodes: str) -> records.Record:
+        record = self._record(create=False)
+        if record is None:
+            raise LabNotFound(f"lab '{self.name}' is not up; run lab.up() first")
+        missing = [n for n in nodes if self.backend.node_state(self.topology, record, n) != "up"]
+        if missing:
+            raise InputError(f"node {', '.join(missing)} of lab '{self.name}' is not up; run lab.up() first")
+        return record
+
+    def find_link(self, a: str, b: str | None = None) -> Link:
+        for link in self.topology.links:
+            names = {str(link.a), str(link.b)}
+            if a in names and (b is None or b in names) and a != b:
+                return link
+        known = ", ".join(str(l) for l in self.topology.links)
+        raise InputError(f"lab '{self.name}' has no link {a}{' - ' + b if b else ''}; its links: {known}")
+
+    # --- looking at it ---------------------------------------------------------------------------
+    def targets(self) -> dict[str, list[tuple[str, str]]]:
+        """For each node, (node, address) of every address of every other node."""
+        topo = self.topology
+        out: dict[str, list[tuple[str, str]]] = {}
+        for src in topo.node_names:
+            out[src] = [(other, str(addr.ip)) for other in topo.node_names if other != src
+                        for addr in topo.addresses_of(other)]
+        return out
+
+    def expected(self) -> dict[tuple[str, str], bool]:
+        """What the topology says each probe should do (its target state)."""
+        return {(src, address): expected_reachable(self.topology, src, IPv4Addr(address))
+                for src, pairs in self.targets().items() for _node, address in pairs}
+
+    def ping_matrix(self, timeout: float = 1.0) -> PingMatrix:
+        """Probe every node to every address of every other node, concurrently."""
+        record = self._record(create=False)
+        if record is None:
+            raise LabNotFound(f"lab '{self.name}' is not up; run lab.up() first")
+        handles = self._handles(self.topology.node_names)
+        return ping_matrix(self.name, handles, self.targets(), timeout, self.expected())
+
+    def status(self) -> dict[str, Any]:
+        """The lab's nodes and whether each exists as nslab created it."""
+        try:
+            record = self._record(create=False)
+        except RecordError:
+            raise
+        nodes = {}
+        for n in self.topology.node_names:
+            h = self.backend.handle(self.topology, n)
+            nodes[n] = {"netns": h.netns, "state": self.backend.node_state(self.topology, record, n)}
+        up = sum(v["state"] == "up" for v in nodes.values())
+        return {"lab": self.name, "backend": self.backend.name, "recorded": record is not None,
+                "nodes": nodes, "up": up, "total": len(nodes), "links": len(self.topology.links)}
+
+    def exec(self, node: str, argv: Sequence[str] | str, timeout: float = 30.0) -> ExecResult:
+        """Run a command inside a node; returns its output and exit status."""
+        self.topology.node(node)
+        if isinstance(argv, str):
+            import shlex
+            argv = shlex.split(argv)
+        return self.backend.exec(self.topology, node, list(argv), timeout)
+
+
+def _flatten(results: dict[str, list[Step]]) -> list[Step]:
+    return [step for steps in results.values() for step in steps]
+
+
+def only_lab() -> str:
+    names = records.lab_names()
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise LabNotFound("no lab is up; start one with 'nslab up figure1'")
+    raise InputError(f"{len(names)} labs are up ({', '.join(names)}); say which with --lab NAME")
+
+
+def down(name: str) -> Report:
+    """Remove what lab ``name``'s record lists, then the record itself."""
+    report = Report(f"down {name}")
+    with records.lock(name):
+        record = records.read(name)
+        backend = get_backend(record.backend, **record.header.get("backend_options", {}))
+        report.add(backend.remove(record))
+        records.remove(record)
+    return report
+
+
+def cleanup() -> list[Report]:
+    """``down`` for every lab nslab has a record of (and nothing without a record)."""
+    reports = []
+    problems = []
+    for path in records.all_records():
+        lab = path.name[: -len(".jsonl")]
+        try:
+            reports.append(down(lab))
+        except RecordError as exc:
+            problems.append(str(exc))
+        except LabNotFound:
+            continue  # removed by someone else meanwhile
+    if problems:
+        raise RecordError("; ".join(problems))
+    return reports

@@ -1,0 +1,150 @@
+"""Network namespace files, by system call (what ``ip netns add/del`` do, without forking).
+
+Every function that changes a thread's namespace is meant to run in a thread
+nslab started for that purpose and that exits afterwards: ``setns`` and
+``unshare(CLONE_NEWNET)`` only affect the calling thread, and a thread left in a
+lab namespace must never be reused for anything else.
+
+Note: pyroute2's ``netns._create`` binds ``/proc/self/ns/net``; from a thread
+that is the *process's* namespace (the host's), so nslab uses
+``/proc/thread-self`` here instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import threading
+from typing import Callable, TypeVar
+
+NETNS_RUN_DIR = os.environ.get("NSLAB_NETNS_DIR", "/var/run/netns")
+CLONE_NEWNET = 0x40000000
+MS_REC = 0x4000
+MS_BIND = 0x1000
+MS_SHARED = 1 << 20
+MNT_DETACH = 2
+
+_libc = ctypes.CDLL(None, use_errno=True)
+T = TypeVar("T")
+
+
+def _check(result: int, what: str, path: str = "") -> None:
+    if result != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"{what}: {os.strerror(code)}", path or None)
+
+
+def netns_path(name: str) -> str:
+    return os.path.join(NETNS_RUN_DIR, name)
+
+
+def host_netns_inode() -> int:
+    """The network namespace of the process's main thread (the host's, for nslab)."""
+    return os.stat("/proc/self/ns/net").st_ino
+
+
+def thread_netns_inode() -> int:
+    return os.stat("/proc/thread-self/ns/net").st_ino
+
+
+def ensure_run_dir() -> None:
+    """Create the netns folder and make it a shared mount, as iproute2 does.
+
+    A shared mount lets a name created later also appear in other mount
+    namespaces (``ip netns exec`` makes one per command).
+    """
+    os.makedirs(NETNS_RUN_DIR, exist_ok=True)
+    path = NETNS_RUN_DIR.encode()
+    if _libc.mount(b"", path, b"none", MS_SHARED | MS_REC, None) == 0:
+        return
+    _check(_libc.mount(path, path, b"none", MS_BIND | MS_REC, None), "bind-mount netns folder", NETNS_RUN_DIR)
+    _check(_libc.mount(b"", path, b"none", MS_SHARED | MS_REC, None), "share netns folder", NETNS_RUN_DIR)
+
+
+def unshare_net() -> int:
+    """Move the calling thread into a new, empty network namespace; return an fd that holds it."""
+    _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+    return os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+
+def bind_name(fd: int, name: str) -> None:
+    """Give the namespace held by ``fd`` a name, like ``ip netns add`` (fails if the name exists)."""
+    path = netns_path(name)
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
+    try:
+        _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), b"none", MS_BIND, None), "bind-mount netns", path)
+    except BaseException:
+        os.unlink(path)
+        raise
+
+
+def unbind_name(name: str) -> None:
+    """Remove a namespace name created by :func:`bind_name`, like ``ip netns del``."""
+    path = netns_path(name)
+    if _libc.umount2(path.encode(), MNT_DETACH) != 0:
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOENT):  # EINVAL: not a mount point any more
+            raise OSError(code, f"umount netns: {os.strerror(code)}", path)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def name_inode(name: str) -> int | None:
+    """The netns inode a name refers to now, or None when missing or dangling."""
+    try:
+        st = os.stat(netns_path(name))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ESRCH):
+            return None
+        raise
+    return st.st_ino
+
+
+def setns(fd: int) -> None:
+    _check(_libc.setns(fd, CLONE_NEWNET), "setns(CLONE_NEWNET)")
+
+
+def run_in_thread(fn: Callable[[], T], name: str = "nslab") -> T:
+    """Run ``fn`` in a fresh thread that exits afterwards; re-raise its exception here.
+
+    The caller waits in short slices so that Ctrl-C (KeyboardInterrupt) still
+    reaches the main thread; the worker then finishes its current step.
+    """
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed over to the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.2)
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["result"]  # type: ignore[return-value]
+
+
+def run_in_netns(path_or_name: str, fn: Callable[[], T]) -> T:
+    """Run ``fn`` in a fresh thread that has entered the named namespace."""
+    path = path_or_name if path_or_name.startswith("/") else netns_path(path_or_name)
+    host = host_netns_inode()
+
+    def entered() -> T:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            setns(fd)
+        finally:
+            os.close(fd)
+        if thread_netns_inode() == host:
+            raise OSError(errno.EPERM, "refusing to act: this name points at the host's own namespace", path)
+        return fn()
+
+    return run_in_thread(entered, name=f"nslab:{os.path.basename(path)}")

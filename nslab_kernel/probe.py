@@ -1,0 +1,252 @@
+"""The ping matrix: every node to every address of every other node.
+
+ICMP echo is sent from inside each source namespace through one raw socket per
+source (no ``ping`` process per pair); all sources probe at once and every
+probe shares one deadline, so a matrix where everything fails still returns in
+about one timeout.  The result is typed data that the widgets and the command
+line render.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import select
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from . import nsfs
+from .errors import BackendError
+
+OK, PARTIAL, FAILED = "ok", "partial", "failed"
+ICMP_ECHO_REPLY, ICMP_UNREACH, ICMP_ECHO, ICMP_TIME_EXCEEDED = 0, 3, 8, 11
+UNREACH_REASONS = {0: "network unreachable", 1: "host unreachable", 3: "port unreachable",
+                   9: "network prohibited", 10: "host prohibited", 13: "administratively prohibited"}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One echo request from ``source`` to ``address`` (which belongs to ``node``)."""
+
+    source: str
+    node: str
+    address: str
+    ok: bool
+    rtt_ms: float | None = None
+    error: str = ""
+    expected: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "node": self.node, "address": self.address, "ok": self.ok,
+                "rtt_ms": self.rtt_ms, "error": self.error, "expected": self.expected}
+
+
+@dataclass(frozen=True)
+class Pair:
+    source: str
+    destination: str
+    probes: tuple[Probe, ...]
+
+    @property
+    def state(self) -> str:
+        oks = sum(p.ok for p in self.probes)
+        return OK if oks == len(self.probes) else FAILED if oks == 0 else PARTIAL
+
+    @property
+    def expected_state(self) -> str | None:
+        if any(p.expected is None for p in self.probes):
+            return None
+        oks = sum(bool(p.expected) for p in self.probes)
+        return OK if oks == len(self.probes) else FAILED if oks == 0 else PARTIAL
+
+    @property
+    def rtt_ms(self) -> float | None:
+        times = [p.rtt_ms for p in self.probes if p.rtt_ms is not None]
+        return min(times) if times else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "destination": self.destination, "state": self.state,
+                "expected": self.expected_state, "rtt_ms": self.rtt_ms,
+                "probes": [p.to_dict() for p in self.probes]}
+
+
+@dataclass
+class PingMatrix:
+    lab: str
+    nodes: list[str]
+    probes: list[Probe]
+    timeout: float = 1.0
+    elapsed_s: float = 0.0
+    _pairs: dict[tuple[str, str], Pair] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        grouped: dict[tuple[str, str], list[Probe]] = {}
+        for p in self.probes:
+            grouped.setdefault((p.source, p.node), []).append(p)
+        self._pairs = {k: Pair(k[0], k[1], tuple(v)) for k, v in grouped.items()}
+
+    def pair(self, source: str, destination: str) -> Pair:
+        return self._pairs[(source, destination)]
+
+    @property
+    def pairs(self) -> list[Pair]:
+        return [self._pairs[(s, d)] for s in self.nodes for d in self.nodes if (s, d) in self._pairs]
+
+    @property
+    def reachable(self) -> bool:
+        return bool(self.probes) and all(p.ok for p in self.probes)
+
+    @property
+    def failed(self) -> list[list[str]]:
+        return [[p.source, p.address] for p in self.probes if not p.ok]
+
+    @property
+    def unexpected(self) -> list[Probe]:
+        """Probes whose outcome differs from what the topology says."""
+        return [p for p in self.probes if p.expected is not None and p.ok != p.expected]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lab": self.lab, "nodes": self.nodes, "timeout": self.timeout, "elapsed_s": round(self.elapsed_s, 4),
+                "reachable": self.reachable, "failed": self.failed,
+                "ok_probes": sum(p.ok for p in self.probes), "total_probes": len(self.probes),
+                "pairs": [p.to_dict() for p in self.pairs]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "PingMatrix":
+        probes = [Probe(**p) for pair in data["pairs"] for p in pair["probes"]]
+        return cls(data["lab"], list(data["nodes"]), probes, data.get("timeout", 1.0), data.get("elapsed_s", 0.0))
+
+    def __str__(self) -> str:
+        symbol = {OK: "ok", PARTIAL: "~~", FAILED: "--"}
+        width = max([len(n) for n in self.nodes] + [4])
+        lines = [" " * (width + 1) + " ".join(n.rjust(width) for n in self.nodes)]
+        for s in self.nodes:
+            cells = []
+            for d in self.nodes:
+                cells.append(("" if s == d else symbol[self.pair(s, d).state]).rjust(width)
+                             if (s, d) in self._pairs or s == d else "".rjust(width))
+            lines.append(s.ljust(width) + " " + " ".join(cells))
+        ok = sum(p.ok for p in self.probes)
+        lines.append(f"{ok}/{len(self.probes)} probes answered in {self.elapsed_s:.2f} s"
+                     + ("" if self.reachable else f"; failed: {', '.join(f'{a}->{b}' for a, b in self.failed[:8])}"
+                        + (" ..." if len(self.failed) > 8 else "")))
+        return "\n".join(lines)
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = (total >> 16) + (total & 0xFFFF)
+    total += total >> 16
+    return ~total & 0xFFFF
+
+
+def _echo(ident: int, seq: int) -> bytes:
+    payload = b"nslab-probe-" + struct.pack("!d", time.time())
+    header = struct.pack("!BBHHH", ICMP_ECHO, 0, 0, ident, seq)
+    return struct.pack("!BBHHH", ICMP_ECHO, 0, _checksum(header + payload), ident, seq) + payload
+
+
+def _probe_from_here(source: str, targets: Sequence[tuple[str, str]], deadline: float) -> list[Probe]:
+    """Send one echo to each (node, address) from the calling thread's namespace; collect replies."""
+    ident = random.randrange(1, 0xFFFF)
+    sent: dict[int, float] = {}
+    result: dict[int, Probe] = {}
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    try:
+        sock.setblocking(False)
+        for seq, (node, address) in enumerate(targets):
+            try:
+                sock.sendto(_echo(ident, seq), (address, 0))
+                sent[seq] = time.perf_counter()
+            except OSError as exc:
+                reason = "no route" if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH) else exc.strerror
+                result[seq] = Probe(source, node, address, False, None, reason)
+        while len(result) < len(targets):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            ready, _, _ = select.select([sock], [], [], left)
+            if not ready:
+                break
+            while True:
+                try:
+                    packet, _ = sock.recvfrom(2048)
+                except BlockingIOError:
+                    break
+                ihl = (packet[0] & 0x0F) * 4
+                icmp = packet[ihl:]
+                if len(icmp) < 8:
+                    continue
+                kind, code = icmp[0], icmp[1]
+                if kind == ICMP_ECHO_REPLY:
+                    rid, seq = struct.unpack("!HH", icmp[4:8])
+                    if rid == ident and seq in sent and seq not in result:
+                        node, address = targets[seq]
+                        rtt = (time.perf_counter() - sent[seq]) * 1000
+                        result[seq] = Probe(source, node, address, True, round(rtt, 3))
+                elif kind in (ICMP_UNREACH, ICMP_TIME_EXCEEDED) and len(icmp) >= 36:
+                    inner = icmp[8:]
+                    inner_ihl = (inner[0] & 0x0F) * 4
+                    orig = inner[inner_ihl:inner_ihl + 8]
+                    if len(orig) == 8 and orig[0] == ICMP_ECHO:
+                        rid, seq = struct.unpack("!HH", orig[4:8])
+                        if rid == ident and seq in sent and seq not in result:
+                            node, address = targets[seq]
+                            by = socket.inet_ntoa(packet[12:16])
+                            why = (UNREACH_REASONS.get(code, f"unreachable (code {code})") if kind == ICMP_UNREACH
+                                   else "time exceeded (a routing loop?)")
+                            result[seq] = Probe(source, node, address, False, None, f"{why}, reported by {by}")
+    finally:
+        sock.close()
+    return [result.get(seq) or Probe(source, node, address, False, None, "no reply")
+            for seq, (node, address) in enumerate(targets)]
+
+
+def ping_matrix(lab: str, handles: Mapping[str, tuple[str, str]], targets: Mapping[str, Sequence[tuple[str, str]]],
+                timeout: float = 1.0, expected: Mapping[tuple[str, str], bool] | None = None) -> PingMatrix:
+    """Probe from every source in ``handles`` (node -> (netns name, path)) to its ``targets``."""
+    if not 0 < timeout <= 60:
+        raise ValueError("timeout must be between 0 and 60 seconds")
+    start = time.perf_counter()
+    deadline = time.monotonic() + timeout
+    results: dict[str, list[Probe]] = {}
+    errors: list[BaseException] = []
+    host = nsfs.host_netns_inode()
+
+    def work(source: str, path: str) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                nsfs.setns(fd)
+            finally:
+                os.close(fd)
+            if nsfs.thread_netns_inode() == host:
+                raise BackendError(f"refusing to probe from '{source}': it is the host's own namespace")
+            results[source] = _probe_from_here(source, targets.get(source, ()), deadline)
+        except FileNotFoundError:
+            results[source] = [Probe(source, n, a, False, None, f"{source} is not up") for n, a in targets.get(source, ())]
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s, path), name=f"nslab-ping:{s}", daemon=True)
+               for s, (_name, path) in handles.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)
+    if errors:
+        raise errors[0]
+    probes = []
+    for source in handles:
+        for p in results.get(source, []):
+            exp = None if expected is None else expected.get((source, p.address))
+            probes.append(Probe(p.source, p.node, p.address, p.ok, p.rtt_ms, p.error, exp))
+    return PingMatrix(lab, list(handles), probes, timeout, time.perf_counter() - start)

@@ -1,0 +1,202 @@
+"""Ownership records: what nslab created, written *before* each thing is created.
+
+One journal per lab, ``<state dir>/labs/<lab>.jsonl``: a header line (the lab,
+its backend, its topology, a random instance id), then one line per resource
+with what proves it is nslab's (a netns inode, a container's id key).  ``down``
+and ``cleanup`` read the journal and remove exactly those things, also after the
+process that wrote it was killed.  A line is appended with a single ``write``
+on an ``O_APPEND`` file, so a killed process leaves at most a torn last line,
+which names nothing that was created yet (creation comes after the write).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import LabBusy, LabNotFound, PrivilegeError, RecordError
+
+DEFAULT_STATE_DIR = "/var/lib/nslab"
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("NSLAB_STATE_DIR", DEFAULT_STATE_DIR))
+
+
+def labs_dir() -> Path:
+    return state_dir() / "labs"
+
+
+@dataclass
+class Record:
+    """A lab's journal, read into memory."""
+
+    lab: str
+    path: Path
+    header: dict[str, Any]
+    resources: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def backend(self) -> str:
+        return str(self.header.get("backend", "netns"))
+
+    @property
+    def instance(self) -> str:
+        return str(self.header["instance"])
+
+    @property
+    def topology(self) -> dict[str, Any]:
+        return dict(self.header["topology"])
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r.get("t") == kind]
+
+    def append(self, **entry: Any) -> None:
+        """Add a resource line (call this before creating the resource)."""
+        line = json.dumps(entry, sort_keys=True) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        try:
+            os.write(fd, line.encode())
+            if entry.get("durable"):
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.resources.append(entry)
+
+    def append_many(self, entries: list[dict[str, Any]]) -> None:
+        if not entries:
+            return
+        data = "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        try:
+            os.write(fd, data.encode())
+        finally:
+            os.close(fd)
+        self.resources.extend(entries)
+
+
+def _ensure_dir() -> Path:
+    folder = labs_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except PermissionError:
+        raise PrivilegeError(f"cannot write nslab's records in {folder}: run as root (sudo) or use the "
+                             "'Python 3 (nslab)' kernel") from None
+    return folder
+
+
+def record_path(lab: str) -> Path:
+    return labs_dir() / f"{lab}.jsonl"
+
+
+def create(lab: str, backend: str, topology: dict[str, Any]) -> Record:
+    folder = _ensure_dir()
+    path = folder / f"{lab}.jsonl"
+    header = {"t": "lab", "lab": lab, "backend": backend, "topology": topology,
+              "instance": uuid.uuid4().hex, "created": time.time(), "pid": os.getpid(), "version": 1}
+    tmp = folder / f".{lab}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(header, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return Record(lab, path, header, [])
+
+
+def read(lab: str) -> Record:
+    path = record_path(lab)
+    if not path.exists():
+        raise LabNotFound(f"no lab named '{lab}' is up (no record in {labs_dir()}); "
+                          f"see 'nslab status' for the labs that are")
+    return read_path(path)
+
+
+def read_path(path: Path) -> Record:
+    try:
+        raw = path.read_bytes()
+    except PermissionError:
+        raise PrivilegeError(f"cannot read {path}: run as root (sudo)") from None
+    lines = raw.split(b"\n")
+    torn = lines[-1]  # text after the last newline: a write cut short by a kill
+    entries = []
+    for number, line in enumerate(lines[:-1], start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            if not isinstance(entry, dict) or "t" not in entry:
+                raise ValueError("not a record entry")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RecordError(f"the record {path} is corrupt at line {number} ({exc}); nslab deletes nothing it "
+                              "cannot prove is its own: inspect it, remove what it lists by hand, then delete it") from None
+        entries.append(entry)
+    del torn
+    if not entries or entries[0].get("t") != "lab" or not {"lab", "instance", "topology"} <= entries[0].keys():
+        raise RecordError(f"the record {path} has no valid header; nslab deletes nothing it cannot prove is "
+                          "its own: inspect it, remove what it lists by hand, then delete it")
+    header = entries[0]
+    return Record(str(header["lab"]), path, header, entries[1:])
+
+
+def all_records() -> list[Path]:
+    folder = labs_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob("*.jsonl"))
+
+
+def lab_names() -> list[str]:
+    return [p.name[: -len(".jsonl")] for p in all_records()]
+
+
+def remove(record: Record) -> None:
+    try:
+        record.path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+@contextmanager
+def lock(lab: str, wait: float = 30.0) -> Iterator[None]:
+    """Hold the lab's lock: two changes of one lab never interleave.
+
+    A second ``up`` of the same lab waits up to ``wait`` seconds, then fails
+    cleanly with :class:`LabBusy`; it never builds a half-mixed lab.
+    """
+    folder = _ensure_dir()
+    path = folder / f"{lab}.lock"
+    deadline = time.monotonic() + wait
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            if time.monotonic() >= deadline:
+                raise LabBusy(f"lab '{lab}' is being changed by another nslab process; wait for it to "
+                              "finish and try again") from None
+            time.sleep(0.05)
+            continue
+        # The holder before us may have removed the file: lock the one at the path.
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        try:
+            if not record_path(lab).exists():
+                path.unlink(missing_ok=True)  # the lab is gone: leave no lock file behind
+        finally:
+            os.close(fd)

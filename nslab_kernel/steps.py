@@ -1,0 +1,83 @@
+"""What a change did: one :class:`Step` per action, each with its iproute2 equivalent.
+
+Students are here to learn ``ip``, ``lxc`` and ``sysctl``: every step nslab
+takes carries the command that does the same thing by hand, and says whether it
+changed something or found it already so.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+
+@dataclass(frozen=True)
+class Step:
+    action: str  # netns, container, link, address, up, forwarding, route, delete, ...
+    target: str  # what it acted on: "h1", "h1:eth0 - r1:eth0", "r1: 10.0.3.0/24 via 10.0.12.2"
+    command: str  # the equivalent command a student can type
+    changed: bool  # False: it was already so
+    note: str = ""
+
+    @property
+    def status(self) -> str:
+        return "changed" if self.changed else "already so"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"action": self.action, "target": self.target, "command": self.command,
+                "changed": self.changed, "note": self.note}
+
+
+@dataclass
+class Report:
+    """The steps of one operation (``up``, ``down``, a single helper call)."""
+
+    title: str
+    steps: list[Step] = field(default_factory=list)
+
+    def add(self, steps: Iterable[Step] | Step) -> None:
+        if isinstance(steps, Step):
+            self.steps.append(steps)
+        else:
+            self.steps.extend(steps)
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self.steps)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    @property
+    def changed(self) -> list[Step]:
+        return [s for s in self.steps if s.changed]
+
+    @property
+    def already(self) -> list[Step]:
+        return [s for s in self.steps if not s.changed]
+
+    def commands(self, changed_only: bool = False) -> list[str]:
+        return [s.command for s in self.steps if s.changed or not changed_only]
+
+    def summary(self) -> str:
+        return f"{self.title}: {len(self.changed)} changed, {len(self.already)} already so"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"title": self.title, "changed": len(self.changed), "already": len(self.already),
+                "steps": [s.to_dict() for s in self.steps]}
+
+    def __str__(self) -> str:
+        lines = [self.summary()]
+        for s in self.steps:
+            mark = "+" if s.changed else "="
+            note = f"  ({s.note})" if s.note else ""
+            lines.append(f"  {mark} {s.command}{note}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{'✔ changed' if s.changed else '· already so'}</td><td>{html.escape(s.target)}</td>"
+            f"<td><code>{html.escape(s.command)}</code></td><td>{html.escape(s.note)}</td></tr>"
+            for s in self.steps)
+        return (f"<div class='nslab-report'><b>{html.escape(self.summary())}</b>"
+                f"<table><tr><th>status</th><th>what</th><th>equivalent command</th><th></th></tr>{rows}</table></div>")
