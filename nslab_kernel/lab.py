@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Sequence
 from . import netconf, records, topology as topo_mod
 from .backends import Backend, ExecResult, get_backend
 from .errors import BackendError, InputError, LabNotFound, RecordError
+from .inspect import LabState, read_lab_state
 from .probe import PingMatrix, ping_matrix
 from .routing import expected_reachable
 from .steps import Report, Step
@@ -278,6 +279,10 @@ class Lab:
             raise LabNotFound(f"lab '{self.name}' is not up; run lab.up() first")
         handles = self._handles(self.topology.node_names)
         return ping_matrix(self.name, handles, self.targets(), timeout, self.expected())
+
+    def state(self) -> LabState:
+        """The live kernel state of every node (interfaces, veth peers, addresses, routes, forwarding)."""
+        return read_lab_state(self.name, self._handles(self.topology.node_names))
 
     def status(self) -> dict[str, Any]:
         """The lab's nodes and whether each exists as nslab created it."""

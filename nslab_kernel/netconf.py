@@ -26,6 +26,7 @@ from .topology import IPv4If, Route
 K = TypeVar("K")
 T = TypeVar("T")
 RT_TABLE_MAIN = 254
+RTPROT_BOOT = 3
 FORWARD_SYSCTL = "/proc/sys/net/ipv4/ip_forward"
 
 
@@ -189,7 +190,8 @@ def routes(ns: Netns, wanted: list[Route]) -> list[Step]:
         if have is not None and have.get("RTA_GATEWAY") == str(route.via) and (oif is None or have.get("RTA_OIF") == oif):
             steps.append(Step("route", target, command, False))
             continue
-        kwargs = {"dst": str(route.dst), "gateway": str(route.via), "table": RT_TABLE_MAIN}
+        # proto boot (3) is what `ip route add` sets: the taught command builds the same route
+        kwargs = {"dst": str(route.dst), "gateway": str(route.via), "table": RT_TABLE_MAIN, "proto": RTPROT_BOOT}
         if oif is not None:
             kwargs["oif"] = oif
         note = ""

@@ -436,6 +436,7 @@ def from_dict(data: Any, source: str = "<topology>") -> Topology:
         problems.append(f"{source}: 'links' must be a list of {{endpoints: [a:eth0, b:eth0], addresses: [...]}}")
         raw_links = []
     used_ifnames: dict[tuple[str, str], str] = {}
+    tainted: set[str] = set()  # nodes with a broken link: their routes are not judged against it
     seen_addresses: dict[IPv4Addr, str] = {}
     seen_subnets: dict[IPv4Net, str] = {}
     for index, spec in enumerate(raw_links, start=1):
@@ -458,7 +459,7 @@ def from_dict(data: Any, source: str = "<topology>") -> Topology:
             if node_name not in nodes:
                 if raw_nodes is not None and isinstance(raw_nodes, dict) and node_name in raw_nodes:
                     continue  # the node itself is invalid: reported above
-                close = difflib.get_close_matches(node_name, list(nodes), n=1)
+                close = difflib.get_close_matches(node_name, list(nodes), n=1, cutoff=0.5)
                 hint = f"did you mean '{close[0]}'?" if close else f"known nodes: {', '.join(nodes) or 'none'}"
                 problems.append(f"{where}: endpoint '{raw}' names unknown node '{node_name}'; {hint}")
                 continue
@@ -472,6 +473,8 @@ def from_dict(data: Any, source: str = "<topology>") -> Topology:
                 continue
             ends.append((node_name, ifname))
         if len(ends) != 2:
+            tainted.update(n for n, _ in ends)
+            tainted.update(str(raw).split(":")[0] for raw in raw_ends)
             continue
         if ends[0][0] == ends[1][0]:
             problems.append(f"{where}: a link joins two different nodes; both ends are on '{ends[0][0]}'")
@@ -538,6 +541,7 @@ def from_dict(data: Any, source: str = "<topology>") -> Topology:
                     seen_subnets[net] = f"link {index}"
                 if not ok:
                     addresses = [None, None]
+                    tainted.update(n for n, _ in ends)
         links.append(Link(Endpoint(ends[0][0], ends[0][1], addresses[0]),
                           Endpoint(ends[1][0], ends[1][1], addresses[1])))
 
@@ -548,6 +552,8 @@ def from_dict(data: Any, source: str = "<topology>") -> Topology:
                 problems.append(f"{source}: node '{node_name}' lists routes but the lab says 'routing: auto'; "
                                 "remove one of the two")
     for node_name, spec in nodes.items():
+        if node_name in tainted:
+            continue
         connected = {e.address.network: e for link in links for e in link.endpoints
                      if e.node == node_name and e.address is not None}
         own_ifnames = {e.ifname for link in links for e in link.endpoints if e.node == node_name}

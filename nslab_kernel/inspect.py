@@ -1,0 +1,152 @@
+"""Read the live kernel state of a lab's namespaces into typed, serialisable data.
+
+This is what the widgets draw, what the checker grades and what tests compare:
+the state as the kernel has it, whoever made it (nslab, or a student typing
+``ip`` commands).  veth peers are resolved across namespaces through the peer's
+netns id, so a link is known by both its ends.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+from . import netconf
+
+RT_PROTOS = {2: "kernel", 3: "boot", 4: "static"}
+
+
+@dataclass(frozen=True)
+class InterfaceState:
+    name: str
+    kind: str  # veth, loopback, bridge, ...
+    up: bool  # administratively up
+    carrier: bool  # the other end is up too
+    addresses: tuple[str, ...]  # CIDR, IPv4
+    peer: str | None = None  # "node:ifname" of a veth's other end, when it is in a lab namespace
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class RouteState:
+    dst: str  # "default" or a prefix
+    gateway: str | None
+    dev: str | None
+    proto: str
+
+    def __str__(self) -> str:
+        text = self.dst
+        if self.gateway:
+            text += f" via {self.gateway}"
+        if self.dev:
+            text += f" dev {self.dev}"
+        return text
+
+
+@dataclass(frozen=True)
+class NodeState:
+    node: str
+    netns: str
+    exists: bool
+    interfaces: tuple[InterfaceState, ...] = ()
+    routes: tuple[RouteState, ...] = ()
+    forwarding: bool | None = None
+    inode: int | None = None
+
+    def interface(self, name: str) -> InterfaceState | None:
+        return next((i for i in self.interfaces if i.name == name), None)
+
+    @property
+    def static_routes(self) -> list[RouteState]:
+        return [r for r in self.routes if r.gateway]
+
+
+@dataclass
+class LabState:
+    lab: str
+    nodes: dict[str, NodeState] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lab": self.lab, "nodes": {n: asdict(s) for n, s in self.nodes.items()}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "LabState":
+        nodes = {}
+        for name, s in data["nodes"].items():
+            nodes[name] = NodeState(
+                s["node"], s["netns"], s["exists"],
+                tuple(InterfaceState(**{**i, "addresses": tuple(i["addresses"])}) for i in s.get("interfaces", ())),
+                tuple(RouteState(**r) for r in s.get("routes", ())), s.get("forwarding"), s.get("inode"))
+        return cls(data["lab"], nodes)
+
+
+def _read_one(ns: netconf.Netns, node: str, others: Mapping[str, str]) -> tuple[NodeState, dict[int, str], dict]:
+    ipr = ns.ipr
+    names = {}
+    raw_ifaces = []
+    for link in ipr.get_links():
+        names[link["index"]] = link.get("IFLA_IFNAME")
+        raw_ifaces.append(link)
+    addrs: dict[int, list[str]] = {}
+    for a in ipr.get_addr(family=2):
+        addrs.setdefault(a["index"], []).append(f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}")
+    nsid_of: dict[int, str] = {}
+    for other, path in others.items():
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            nsid = ipr.get_netnsid(fd=fd).get("nsid")
+        finally:
+            os.close(fd)
+        if nsid is not None and nsid >= 0:
+            nsid_of[nsid] = other
+    peers_raw = {}
+    interfaces = []
+    for link in raw_ifaces:
+        kind = link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") or ("loopback" if link.get("IFLA_IFNAME") == "lo" else "other")
+        flags = link["flags"]
+        name = link.get("IFLA_IFNAME")
+        if kind == "veth" and link.get("IFLA_LINK_NETNSID") is not None:
+            peers_raw[name] = (nsid_of.get(link.get("IFLA_LINK_NETNSID")), link.get("IFLA_LINK"))
+        interfaces.append(InterfaceState(name, kind, bool(flags & 1), bool(flags & 0x10000),
+                                         tuple(addrs.get(link["index"], ())), None, link["index"]))
+    routes = []
+    for r in ipr.route("dump", table=netconf.RT_TABLE_MAIN, family=2):
+        if r["type"] != 1:
+            continue
+        dst = f"{r.get('RTA_DST')}/{r['dst_len']}" if r["dst_len"] else "default"
+        oif = r.get("RTA_OIF")
+        routes.append(RouteState(dst, r.get("RTA_GATEWAY"), names.get(oif) if oif else None,
+                                 RT_PROTOS.get(r["proto"], str(r["proto"]))))
+    state = NodeState(node, ns.name, True, tuple(interfaces), tuple(routes), netconf.read_forwarding(),
+                      os.stat("/proc/thread-self/ns/net").st_ino)
+    return state, names, peers_raw
+
+
+def read_lab_state(lab: str, handles: Mapping[str, tuple[str, str]]) -> LabState:
+    """The state of each node's namespace (node -> (netns name, path)); missing ones say so."""
+    present = {n: h for n, h in handles.items() if os.path.exists(h[1])}
+    paths = {n: h[1] for n, h in present.items()}
+    raw = netconf.for_each_netns(present, lambda ns, node: _read_one(ns, node, {o: p for o, p in paths.items() if o != node}))
+    index_names = {node: names for node, (_s, names, _p) in raw.items()}
+    state = LabState(lab)
+    for node, (netns, _path) in handles.items():
+        if node not in raw:
+            state.nodes[node] = NodeState(node, netns, False)
+            continue
+        node_state, _names, peers_raw = raw[node]
+        interfaces = []
+        for iface in node_state.interfaces:
+            peer = None
+            if iface.name in peers_raw:
+                peer_node, peer_index = peers_raw[iface.name]
+                if peer_node is not None and peer_index in index_names.get(peer_node, {}):
+                    peer = f"{peer_node}:{index_names[peer_node][peer_index]}"
+            interfaces.append(InterfaceState(iface.name, iface.kind, iface.up, iface.carrier, iface.addresses,
+                                             peer, iface.index))
+        state.nodes[node] = NodeState(node, netns, True, tuple(interfaces), node_state.routes,
+                                      node_state.forwarding, node_state.inode)
+    return state
