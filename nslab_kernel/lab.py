@@ -21,7 +21,7 @@ from .backends import Backend, ExecResult, get_backend
 from .errors import BackendError, InputError, LabNotFound, RecordError
 from .inspect import LabState, read_lab_state
 from .probe import PingMatrix, ping_matrix
-from .routing import expected_reachable
+from .routing import Forwarder
 from .steps import Report, Step
 from .topology import Endpoint, IPv4Addr, Link, Topology
 
@@ -35,6 +35,7 @@ class Lab:
         self.topology = topology
         self.backend = get_backend(backend, **backend_options)
         self.progress: Callable[[str, int, int], None] | None = None
+        self._expected: tuple[Topology, dict[tuple[str, str], bool]] | None = None
 
     # --- construction ---------------------------------------------------------------------
     @classmethod
@@ -91,9 +92,17 @@ class Lab:
         return out
 
     # --- applying ----------------------------------------------------------------------------
-    def up(self, progress: Callable[[str, int, int], None] | None = None) -> Report:
-        """Converge the whole lab to its topology; re-running reports everything 'already so'."""
-        return self._apply("up", self.topology.node_names, list(self.topology.links), STAGES, progress)
+    def up(self, progress: Callable[[str, int, int], None] | None = None,
+           stages: Sequence[str] = STAGES) -> Report:
+        """Converge the whole lab to its topology; re-running reports everything 'already so'.
+
+        ``stages`` limits the work to some of: nodes, links, addresses, forwarding, routes
+        (the notebooks build Figure 1 stage by stage).
+        """
+        unknown = [s for s in stages if s not in STAGES]
+        if unknown:
+            raise InputError(f"unknown stage {unknown[0]!r}; stages are {', '.join(STAGES)}")
+        return self._apply("up", self.topology.node_names, list(self.topology.links), stages, progress)
 
     def _apply(self, title: str, nodes: Sequence[str], links: Sequence[Link], stages: Sequence[str],
                progress: Callable[[str, int, int], None] | None = None,
@@ -135,34 +144,29 @@ class Lab:
                                                for r in record.resources)])
 
                 def make_links(ns: netconf.Netns, node: str) -> list[Step]:
-                    return [netconf.veth(ns, link.a.ifname, handles[link.b.node][0], handles[link.b.node][1],
-                                         link.b.ifname) for link in by_a[node]]
+                    return netconf.veths(ns, [(link.a.ifname, handles[link.b.node][0], handles[link.b.node][1],
+                                               link.b.ifname) for link in by_a[node]])
 
                 report.add(_flatten(netconf.for_each_netns({n: handles[n] for n in by_a}, make_links)))
-            config_stages = [s for s in ("addresses", "forwarding") if s in stages]
-            if config_stages:
+            config = [s for s in ("addresses", "forwarding", "routes") if s in stages]
+            if config:
                 ends_of: dict[str, list[Endpoint]] = {n: [] for n in nodes}
-                for end in ends:
-                    ends_of.setdefault(end.node, []).append(end)
+                if "addresses" in stages:
+                    for end in ends:
+                        ends_of.setdefault(end.node, []).append(end)
+                if "forwarding" not in stages and "addresses" not in stages:
+                    ends_of = {n: [] for n in nodes if topo.node(n).routes}
 
                 def configure(ns: netconf.Netns, node: str) -> list[Step]:
-                    steps: list[Step] = []
-                    if "addresses" in stages:
-                        if node in nodes:
-                            steps.append(netconf.lo_up(ns))
-                        for end in ends_of.get(node, []):
-                            if end.address is not None:
-                                steps.append(netconf.address(ns, end.ifname, end.address))
-                            steps.append(netconf.link_up(ns, end.ifname))
-                    if "forwarding" in stages and node in nodes:
-                        steps.append(netconf.forwarding(ns, topo.node(node).forwarding))
-                    return steps
+                    own = node in nodes
+                    return netconf.converge(
+                        ns,
+                        lo="addresses" in stages and own,
+                        ends=[(e.ifname, e.address) for e in ends_of.get(node, [])],
+                        forwarding_flag=topo.node(node).forwarding if "forwarding" in stages and own else None,
+                        wanted_routes=list(topo.node(node).routes) if "routes" in stages and own else None)
 
                 report.add(_flatten(netconf.for_each_netns({n: handles[n] for n in ends_of}, configure)))
-            if "routes" in stages:
-                wanted = {n: list(topo.node(n).routes) for n in nodes if topo.node(n).routes}
-                report.add(_flatten(netconf.for_each_netns(
-                    {n: handles[n] for n in wanted}, lambda ns, node: netconf.routes(ns, wanted[node]))))
         return report
 
     def down(self) -> Report:
@@ -261,16 +265,17 @@ class Lab:
     def targets(self) -> dict[str, list[tuple[str, str]]]:
         """For each node, (node, address) of every address of every other node."""
         topo = self.topology
-        out: dict[str, list[tuple[str, str]]] = {}
-        for src in topo.node_names:
-            out[src] = [(other, str(addr.ip)) for other in topo.node_names if other != src
-                        for addr in topo.addresses_of(other)]
-        return out
+        everyone = [(n, str(addr.ip)) for n in topo.node_names for addr in topo.addresses_of(n)]
+        return {src: [t for t in everyone if t[0] != src] for src in topo.node_names}
 
     def expected(self) -> dict[tuple[str, str], bool]:
-        """What the topology says each probe should do (its target state)."""
-        return {(src, address): expected_reachable(self.topology, src, IPv4Addr(address))
-                for src, pairs in self.targets().items() for _node, address in pairs}
+        """What the topology says each probe should do (its target state); computed once per lab."""
+        if self._expected is None or self._expected[0] is not self.topology:
+            model = Forwarder(self.topology)
+            addresses = {str(e.address.ip): e.address.ip for l in self.topology.links for e in l.endpoints if e.address}
+            self._expected = (self.topology, {(src, address): model.reachable(src, addresses[address])
+                                              for src, pairs in self.targets().items() for _node, address in pairs})
+        return self._expected[1]
 
     def ping_matrix(self, timeout: float = 1.0) -> PingMatrix:
         """Probe every node to every address of every other node, concurrently."""
@@ -278,7 +283,7 @@ class Lab:
         if record is None:
             raise LabNotFound(f"lab '{self.name}' is not up; run lab.up() first")
         handles = self._handles(self.topology.node_names)
-        return ping_matrix(self.name, handles, self.targets(), timeout, self.expected())
+        return ping_matrix(self.name, handles, self.targets(), timeout, self.expected)
 
     def state(self) -> LabState:
         """The live kernel state of every node (interfaces, veth peers, addresses, routes, forwarding)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import queue
 import threading
 from dataclasses import dataclass
 from typing import Callable, Mapping, TypeVar
@@ -18,7 +19,7 @@ from typing import Callable, Mapping, TypeVar
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from . import nsfs
+from . import nlbatch, nsfs
 from .errors import BackendError, NameClash
 from .steps import Step
 from .topology import IPv4If, Route
@@ -32,48 +33,81 @@ FORWARD_SYSCTL = "/proc/sys/net/ipv4/ip_forward"
 
 @dataclass
 class Netns:
-    """A thread's handle on one namespace: its name (for commands) and an open IPRoute."""
+    """A thread's handle on one namespace: its name (for commands), a batch netlink socket,
+    and a pyroute2 ``IPRoute`` opened on first use."""
 
     name: str
-    ipr: IPRoute
+    nl: nlbatch.Netlink
+    _ipr: IPRoute | None = None
+
+    @property
+    def ipr(self) -> IPRoute:
+        if self._ipr is None:
+            self._ipr = IPRoute()
+        return self._ipr
+
+    def close(self) -> None:
+        if self._ipr is not None:
+            self._ipr.close()
 
     def index(self, ifname: str) -> int | None:
         found = self.ipr.link_lookup(ifname=ifname)
         return found[0] if found else None
 
 
-def for_each_netns(paths: Mapping[K, tuple[str, str]], fn: Callable[[Netns, K], T]) -> dict[K, T]:
-    """Run ``fn(netns, key)`` for every key, each in its own thread inside that key's namespace.
+WORKERS = 4  # a few threads: 50 threads fighting for the GIL around each syscall are slower
 
-    ``paths`` maps a key to ``(netns name, path of the netns file)``.  The
-    threads are dedicated: they enter one namespace, work, and exit, so no
-    thread is ever reused after ``setns``.  Errors are raised after every thread
-    has finished (the first one wins), so nothing is left half-running.
+
+def for_each_netns(paths: Mapping[K, tuple[str, str]], fn: Callable[[Netns, K], T],
+                   workers: int = WORKERS) -> dict[K, T]:
+    """Run ``fn(netns, key)`` for every key, inside that key's namespace.
+
+    ``paths`` maps a key to ``(netns name, path of the netns file)``.  A few
+    dedicated threads take keys from a queue, enter each key's namespace with
+    ``setns`` and work there; they exit when the queue is empty, so no thread
+    that has entered a lab namespace is ever reused for anything else, and the
+    caller's thread (a Jupyter kernel's) never changes namespace.  Errors are
+    raised after every thread has finished (the first one wins).
     """
     host = nsfs.host_netns_inode()
     results: dict[K, T] = {}
     errors: list[BaseException] = []
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for item in paths.items():
+        todo.put(item)
 
-    def work(key: K, name: str, path: str) -> None:
+    def one(key: K, name: str, path: str) -> None:
         try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise BackendError(f"network namespace '{name}' is gone ({path}: {exc.strerror}); "
+                               "run 'nslab up' again to recreate it") from None
+        try:
+            nsfs.setns(fd)
+        finally:
+            os.close(fd)
+        if nsfs.thread_netns_inode() == host:
+            raise BackendError(f"refusing to configure '{name}': it is the host's own namespace")
+        with nlbatch.Netlink() as nl:
+            ns = Netns(name, nl)
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError as exc:
-                raise BackendError(f"network namespace '{name}' is gone ({path}: {exc.strerror}); "
-                                   "run 'nslab up' again to recreate it") from None
-            try:
-                nsfs.setns(fd)
+                results[key] = fn(ns, key)
             finally:
-                os.close(fd)
-            if nsfs.thread_netns_inode() == host:
-                raise BackendError(f"refusing to configure '{name}': it is the host's own namespace")
-            with IPRoute() as ipr:
-                results[key] = fn(Netns(name, ipr), key)
-        except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
-            errors.append(exc)
+                ns.close()
 
-    threads = [threading.Thread(target=work, args=(key, name, path), name=f"nslab:{name}", daemon=True)
-               for key, (name, path) in paths.items()]
+    def work() -> None:
+        while not errors:
+            try:
+                key, (name, path) = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                one(key, name, path)
+            except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=work, name="nslab-netns", daemon=True)
+               for _ in range(max(1, min(workers, len(paths))))]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -86,71 +120,122 @@ def for_each_netns(paths: Mapping[K, tuple[str, str]], fn: Callable[[Netns, K], 
 
 # --- individual operations ---------------------------------------------------------------------
 
-def lo_up(ns: Netns) -> Step:
-    idx = ns.index("lo")
-    link = ns.ipr.get_links(idx)[0]
-    up = bool(link["flags"] & 1)
-    if not up:
-        ns.ipr.link("set", index=idx, state="up")
-    return Step("up", f"{ns.name}:lo", f"ip -n {ns.name} link set lo up", not up)
+def veths(ns: Netns, wanted: list[tuple[str, str, str, str]]) -> list[Step]:
+    """Ensure veth pairs whose local ends live here: (ifname, peer netns, peer path, peer ifname).
 
-
-def veth(ns: Netns, ifname: str, peer_ns: str, peer_path: str, peer_ifname: str) -> Step:
-    """Ensure the veth ``ifname`` here whose peer ``peer_ifname`` lives in ``peer_ns``.
-
-    Both ends are created directly in their namespaces (``net_ns_fd``), so
-    nothing is ever stranded in the host.
+    Both ends are created directly in their namespaces (the peer through its
+    netns fd), so nothing is ever stranded in the host.  Missing pairs are
+    created in one netlink batch; an existing interface of that name must be a
+    veth whose peer lives in the right namespace.
     """
-    command = f"ip link add {ifname} netns {ns.name} type veth peer name {peer_ifname} netns {peer_ns}"
-    target = f"{ns.name}:{ifname} - {peer_ns}:{peer_ifname}"
-    fd = os.open(peer_path, os.O_RDONLY | os.O_CLOEXEC)
+    present = {l.name: l for l in ns.nl.links()}
+    steps: list[Step | None] = []
+    batch = nlbatch.Batch()
+    fds: list[int] = []
     try:
-        idx = ns.index(ifname)
-        if idx is not None:
-            link = ns.ipr.get_links(idx)[0]
-            kind = link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND")
-            peer_nsid = ns.ipr.get_netnsid(fd=fd).get("nsid")
-            if kind == "veth" and link.get("IFLA_LINK_NETNSID") == peer_nsid and peer_nsid not in (None, -1):
-                return Step("link", target, command, False)
-            raise NameClash(f"{ns.name} already has an interface '{ifname}' that is not the veth to "
-                            f"{peer_ns}:{peer_ifname}; delete it (ip -n {ns.name} link del {ifname}) and run up again")
-        try:
-            ns.ipr.link("add", ifname=ifname, kind="veth", peer={"ifname": peer_ifname, "net_ns_fd": fd})
-        except NetlinkError as exc:
-            if exc.code == errno.EEXIST:
+        for ifname, peer_ns, peer_path, peer_ifname in wanted:
+            command = f"ip link add {ifname} netns {ns.name} type veth peer name {peer_ifname} netns {peer_ns}"
+            target = f"{ns.name}:{ifname} - {peer_ns}:{peer_ifname}"
+            fd = os.open(peer_path, os.O_RDONLY | os.O_CLOEXEC)
+            fds.append(fd)
+            have = present.get(ifname)
+            if have is not None:
+                peer_nsid = ns.ipr.get_netnsid(fd=fd).get("nsid")
+                if have.kind == "veth" and peer_nsid not in (None, -1) and have.link_netnsid == peer_nsid:
+                    steps.append(Step("link", target, command, False))
+                    continue
+                raise NameClash(f"{ns.name} already has an interface '{ifname}' that is not the veth to "
+                                f"{peer_ns}:{peer_ifname}; delete it (ip -n {ns.name} link del {ifname}) and run up again")
+            steps.append(Step("link", target, command, True))
+            batch.add_veth(ifname, peer_ifname, fd, tag=(len(steps) - 1, peer_ns, peer_ifname))
+        for (i, peer_ns, peer_ifname), code in batch.send(ns.nl):
+            if code == errno.EEXIST:
                 raise NameClash(f"{peer_ns} already has an interface '{peer_ifname}' that is not the veth to "
-                                f"{ns.name}:{ifname}; delete it (ip -n {peer_ns} link del {peer_ifname}) "
-                                "and run up again") from None
-            raise BackendError(f"creating veth {target} failed: {exc.args[-1]} (errno {exc.code})") from None
-        return Step("link", target, command, True)
+                                f"{steps[i].target.split(' - ')[0]}; delete it (ip -n {peer_ns} link del "
+                                f"{peer_ifname}) and run up again")
+            if code:
+                raise BackendError(f"creating veth {steps[i].target} failed: {os.strerror(code)} (errno {code})")
     finally:
-        os.close(fd)
+        for fd in fds:
+            os.close(fd)
+    return [s for s in steps if s is not None]
 
 
-def _require_index(ns: Netns, ifname: str) -> int:
-    idx = ns.index(ifname)
-    if idx is None:
-        raise BackendError(f"{ns.name} has no interface '{ifname}'; create the link first "
-                           "(run up, or the link step of the notebook)")
-    return idx
+def _missing_interface(ns: Netns, ifname: str) -> BackendError:
+    return BackendError(f"{ns.name} has no interface '{ifname}'; create the link first "
+                        "(run up, or the link step of the notebook)")
 
 
-def address(ns: Netns, ifname: str, iface: IPv4If) -> Step:
-    command = f"ip -n {ns.name} addr add {iface} dev {ifname}"
-    idx = _require_index(ns, ifname)
-    for addr in ns.ipr.get_addr(index=idx, family=2):
-        if addr.get("IFA_ADDRESS") == str(iface.ip) and addr["prefixlen"] == iface.network.prefixlen:
-            return Step("address", f"{ns.name}:{ifname}", command, False, str(iface))
-    ns.ipr.addr("add", index=idx, address=str(iface.ip), prefixlen=iface.network.prefixlen)
-    return Step("address", f"{ns.name}:{ifname}", command, True, str(iface))
+def converge(ns: Netns, lo: bool = False, ends: list[tuple[str, IPv4If | None]] | None = None,
+             forwarding_flag: bool | None = None, wanted_routes: list[Route] | None = None) -> list[Step]:
+    """Bring one namespace to its target: loopback up, each (ifname, address) set and up,
+    the forwarding flag, the static routes.  Reads the state once, then sends every
+    missing change in one netlink batch; reports each item as changed or already so.
+    """
+    ends = ends or []
+    nl = ns.nl
+    links = {l.name: (l.index, l.up) for l in nl.links()}
+    addrs = nl.addresses() if ends else set()
+    batch = nlbatch.Batch()
+    steps: list[Step | None] = []
 
+    def plan(step: Step, add: Callable[[int], None] | None) -> None:
+        if add is None:
+            steps.append(step)
+        else:
+            steps.append(None)
+            add(len(steps) - 1)
+            pending[len(steps) - 1] = step
 
-def link_up(ns: Netns, ifname: str) -> Step:
-    idx = _require_index(ns, ifname)
-    up = bool(ns.ipr.get_links(idx)[0]["flags"] & 1)
-    if not up:
-        ns.ipr.link("set", index=idx, state="up")
-    return Step("up", f"{ns.name}:{ifname}", f"ip -n {ns.name} link set {ifname} up", not up)
+    pending: dict[int, Step] = {}
+    if lo:
+        idx, up = links["lo"]
+        step = Step("up", f"{ns.name}:lo", f"ip -n {ns.name} link set lo up", not up)
+        plan(step, None if up else (lambda i, idx=idx: batch.link_up(idx, tag=i)))
+    for ifname, iface in ends:
+        if ifname not in links:
+            raise _missing_interface(ns, ifname)
+        idx, up = links[ifname]
+        if iface is not None:
+            have = (idx, str(iface.ip), iface.network.prefixlen) in addrs
+            step = Step("address", f"{ns.name}:{ifname}", f"ip -n {ns.name} addr add {iface} dev {ifname}",
+                        not have, str(iface))
+            plan(step, None if have else (lambda i, idx=idx, iface=iface: batch.add_address(
+                idx, str(iface.ip), iface.network.prefixlen, tag=i)))
+        step = Step("up", f"{ns.name}:{ifname}", f"ip -n {ns.name} link set {ifname} up", not up)
+        plan(step, None if up else (lambda i, idx=idx: batch.link_up(idx, tag=i)))
+    if forwarding_flag is not None:
+        steps.append(forwarding(ns, forwarding_flag))
+    if wanted_routes:
+        current = {(r.dst, r.dst_len): r for r in nl.routes()}
+        for route in wanted_routes:
+            dst = "default" if route.is_default else str(route.dst)
+            dev = f" dev {route.dev}" if route.dev else ""
+            command = f"ip -n {ns.name} route add {dst} via {route.via}{dev}"
+            target = f"{ns.name}: {route}"
+            oif = None
+            if route.dev:
+                if route.dev not in links:
+                    raise _missing_interface(ns, route.dev)
+                oif = links[route.dev][0]
+            have = current.get((str(route.dst.network_address), route.dst.prefixlen))
+            if have is not None and have.gateway == str(route.via) and (oif is None or have.oif == oif):
+                steps.append(Step("route", target, command, False))
+                continue
+            note = f"replaced a route via {have.gateway or 'a direct link'}" if have is not None else ""
+            plan(Step("route", target, command, True, note),
+                 lambda i, route=route, oif=oif: batch.replace_route(str(route.dst.network_address), route.dst.prefixlen,
+                                                                     str(route.via), oif, RT_TABLE_MAIN, RTPROT_BOOT, tag=i))
+    for i, code in batch.send(nl):
+        step = pending[i]
+        if code == 0 or (code == errno.EEXIST and step.action == "address"):
+            steps[i] = step
+        elif step.action == "route" and code == errno.ENETUNREACH:
+            raise BackendError(f"{ns.name}: route '{step.target.split(': ', 1)[1]}' refused: the gateway is not on "
+                               "a connected, up interface; set the address and bring the link up first")
+        else:
+            raise BackendError(f"{ns.name}: '{step.command}' failed: {os.strerror(code)} (errno {code})")
+    return [s for s in steps if s is not None]
 
 
 def read_forwarding() -> bool:
@@ -167,45 +252,6 @@ def forwarding(ns: Netns, enabled: bool) -> Step:
     with open(FORWARD_SYSCTL, "w") as fh:
         fh.write(value)
     return Step("forwarding", ns.name, command, True)
-
-
-def _route_key(route: dict) -> tuple[str, int]:
-    return (route.get("RTA_DST") or "0.0.0.0", route["dst_len"])
-
-
-def routes(ns: Netns, wanted: list[Route]) -> list[Step]:
-    """Ensure each static route; a route to the same prefix via another gateway is replaced."""
-    current = {}
-    for r in ns.ipr.route("dump", table=RT_TABLE_MAIN, family=2):
-        if r["type"] == 1:  # unicast
-            current[_route_key(r)] = r
-    steps = []
-    for route in wanted:
-        dst = "default" if route.is_default else str(route.dst)
-        dev = f" dev {route.dev}" if route.dev else ""
-        command = f"ip -n {ns.name} route add {dst} via {route.via}{dev}"
-        target = f"{ns.name}: {route}"
-        have = current.get((str(route.dst.network_address), route.dst.prefixlen))
-        oif = _require_index(ns, route.dev) if route.dev else None
-        if have is not None and have.get("RTA_GATEWAY") == str(route.via) and (oif is None or have.get("RTA_OIF") == oif):
-            steps.append(Step("route", target, command, False))
-            continue
-        # proto boot (3) is what `ip route add` sets: the taught command builds the same route
-        kwargs = {"dst": str(route.dst), "gateway": str(route.via), "table": RT_TABLE_MAIN, "proto": RTPROT_BOOT}
-        if oif is not None:
-            kwargs["oif"] = oif
-        note = ""
-        if have is not None:
-            note = f"replaced a route via {have.get('RTA_GATEWAY') or 'a direct link'}"
-        try:
-            ns.ipr.route("replace", **kwargs)
-        except NetlinkError as exc:
-            if exc.code == errno.ENETUNREACH:
-                raise BackendError(f"{ns.name}: route '{route}' refused: gateway {route.via} is not on a connected, "
-                                   "up interface; set the address and bring the link up first") from None
-            raise BackendError(f"{ns.name}: route '{route}' refused: {exc.args[-1]} (errno {exc.code})") from None
-        steps.append(Step("route", target, command, True, note))
-    return steps
 
 
 def delete_route(ns: Netns, route: Route) -> Step:

@@ -149,9 +149,15 @@ class Topology:
     description: str = ""
     source: str = "<topology>"
     _by_name: dict[str, Node] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _ends: dict[str, tuple[Endpoint, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {n.name: n for n in self.nodes})
+        ends: dict[str, list[Endpoint]] = {n.name: [] for n in self.nodes}
+        for link in self.links:
+            for end in link.endpoints:
+                ends.setdefault(end.node, []).append(end)
+        object.__setattr__(self, "_ends", {n: tuple(e) for n, e in ends.items()})
 
     # --- queries -------------------------------------------------------------------
     def node(self, name: str) -> Node:
@@ -165,7 +171,7 @@ class Topology:
         return [n.name for n in self.nodes]
 
     def endpoints_of(self, node: str) -> list[Endpoint]:
-        return [end for link in self.links for end in link.endpoints if end.node == node]
+        return list(self._ends.get(node, ()))
 
     def links_of(self, node: str) -> list[Link]:
         return [link for link in self.links if node in (link.a.node, link.b.node)]

@@ -71,7 +71,7 @@ def test_reapply_is_a_no_op_and_converges_after_damage(root, state, unique):
 def test_works_inside_a_running_event_loop(root, state, unique):
     """A Jupyter cell runs inside an asyncio loop: sync pyroute2 would fail there."""
     async def cell():
-        lab = Lab.load("two-containers", lab=unique())
+        lab = Lab.load("figure1", lab=unique())
         try:
             lab.up()
             return lab.ping_matrix().reachable

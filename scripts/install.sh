@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs everything nslab needs on a Debian/Ubuntu machine, idempotently:
+# system packages, a virtual environment with nslab in it, and a running,
+# initialised LXD with nslab's offline image.  Safe to run again: each part
+# that is already so is skipped.  Run as root (sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+VENV=${NSLAB_VENV:-$ROOT/.venv}
+log() { printf '[nslab install] %s\n' "$*"; }
+
+if [ "$(id -u)" != 0 ]; then
+  echo "install.sh needs root: run it with sudo" >&2
+  exit 1
+fi
+
+# --- system packages ---------------------------------------------------------------------
+PKGS=(iproute2 util-linux procps iputils-ping graphviz busybox-static python3 python3-venv python3-pip chromium git)
+BENCH_PKGS=(mininet)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+# LXD: use one that already works (a snap on Ubuntu); otherwise Debian's package.
+if ! command -v lxc >/dev/null 2>&1 || ! command -v lxd >/dev/null 2>&1; then
+  dpkg -s lxd >/dev/null 2>&1 || missing+=(lxd)
+  dpkg -s lxd-client >/dev/null 2>&1 || missing+=(lxd-client)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing system packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+bench_missing=()
+for p in "${BENCH_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || bench_missing+=("$p"); done
+if [ ${#bench_missing[@]} -gt 0 ]; then
+  log "installing benchmark peers: ${bench_missing[*]}"
+  [ ${#missing[@]} -gt 0 ] || apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${bench_missing[@]}" >/dev/null
+fi
+
+# --- Python environment ------------------------------------------------------------------------
+PY=python3
+for cand in python3.13 python3.12 python3.11 python3; do
+  if command -v "$cand" >/dev/null && "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then PY=$cand; break; fi
+done
+stamp="$VENV/.nslab-installed"
+want=$(cat pyproject.toml | sha256sum | cut -c1-16)
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "creating the virtual environment in $VENV"
+  "$PY" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+  "$VENV/bin/pip" install -q -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+  "$VENV/bin/python" -c "import nslab_kernel, nslab_widgets, pyroute2, pylxd, papermill, playwright" 
+  echo "$want" > "$stamp"
+fi
+# Make `nslab` available on PATH for students and instructors.
+ln -sf "$VENV/bin/nslab" /usr/local/bin/nslab
+
+# --- LXD ---------------------------------------------------------------------------------------------
+"$ROOT/scripts/lxd-start.sh"
+"$VENV/bin/nslab" image --quiet
+
+# --- Jupyter kernel with the privileges to create namespaces -------------------------------------
+if "$VENV/bin/python" -c "import nslab_kernel.kernelspec" 2>/dev/null; then
+  "$VENV/bin/python" -m nslab_kernel.kernelspec install --quiet
+fi
+log "ready"
