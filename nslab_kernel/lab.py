@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from . import netconf, records, topology as topo_mod
 from .backends import Backend, ExecResult, get_backend
-from .errors import BackendError, InputError, LabNotFound, RecordError
+from .errors import BackendError, InputError, LabBusy, LabNotFound, RecordError
 from .inspect import LabState, read_lab_state
 from .probe import PingMatrix, ping_matrix
 from .routing import Forwarder
@@ -75,7 +75,7 @@ class Lab:
         except LabNotFound:
             if not create:
                 return None
-            return records.create(self.name, self.backend.name, self.topology.to_dict())
+            return records.create(self.name, self.backend.name, self.topology.to_dict(), self.backend.options)
         if record.backend != self.backend.name:
             raise InputError(f"lab '{self.name}' is already up on backend '{record.backend}'; take it down first "
                              f"(nslab down --lab {self.name}) or choose another name with --lab")
@@ -129,11 +129,8 @@ class Lab:
             if ends is None:
                 ends = [e for link in links for e in link.endpoints]
             involved = set(nodes) | {e.node for link in links for e in link.endpoints} | {e.node for e in ends}
-            missing = [n for n in involved if self.backend.node_state(topo, record, n) != "up"]
-            if missing and set(stages) - {"nodes"}:
-                raise InputError(f"node{'s' if len(missing) > 1 else ''} {', '.join(sorted(missing))} of lab "
-                                 f"'{self.name}' {'are' if len(missing) > 1 else 'is'} not up; create "
-                                 f"{'them' if len(missing) > 1 else 'it'} first (lab.up() or lab.add_node())")
+            if set(stages) - {"nodes"}:
+                self._require_nodes(record, involved)
             handles = self._handles(involved)
             if "links" in stages and links:
                 by_a: dict[str, list[Link]] = {}
@@ -248,10 +245,26 @@ class Lab:
         record = self._record(create=False)
         if record is None:
             raise LabNotFound(f"lab '{self.name}' is not up; run lab.up() first")
-        missing = [n for n in nodes if self.backend.node_state(self.topology, record, n) != "up"]
-        if missing:
-            raise InputError(f"node {', '.join(missing)} of lab '{self.name}' is not up; run lab.up() first")
+        self._require_nodes(record, nodes)
         return record
+
+    def _require_nodes(self, record: records.Record, nodes: Iterable[str]) -> None:
+        """Each node must exist as nslab made it; otherwise say what is wrong and what to run."""
+        states = {n: self.backend.node_state(self.topology, record, n) for n in sorted(nodes)}
+        bad = {n: s for n, s in states.items() if s != "up"}
+        if not bad:
+            return
+        node, state = next(iter(bad.items()))
+        others = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        why = {
+            "missing": "does not exist yet: create it first (lab.up() or lab.add_node())",
+            "stale": "has a stale netns name: its container restarted, so the name points at a namespace that is "
+                     "gone; run up again (nslab up / lab.up()) to re-link and re-apply it",
+            "unnamed": "has no netns name yet: run up again to link it",
+            "stopped": "is a stopped container: run up again to start it and re-apply its part of the lab",
+            "foreign": "exists but was not created by nslab for this lab; nslab will not touch it",
+        }.get(state, f"is {state}")
+        raise InputError(f"node '{node}' of lab '{self.name}' {why}{others}")
 
     def find_link(self, a: str, b: str | None = None) -> Link:
         for link in self.topology.links:
@@ -336,18 +349,57 @@ def down(name: str) -> Report:
     return report
 
 
-def cleanup() -> list[Report]:
-    """``down`` for every lab nslab has a record of (and nothing without a record)."""
+def cleanup(lxd: bool | None = None) -> list[Report]:
+    """``down`` for every lab nslab has a record of; then LXD containers tagged as nslab's
+    whose record is gone (a crash).  Nothing without a record or a tag is touched.
+
+    ``lxd``: look for tagged containers (None: only where an LXD daemon answers).
+    """
     reports = []
     problems = []
+    known: set[str] = set()
     for path in records.all_records():
         lab = path.name[: -len(".jsonl")]
         try:
+            record = records.read(lab)
+            known.add(record.instance)
             reports.append(down(lab))
         except RecordError as exc:
             problems.append(str(exc))
+            try:  # never remove containers whose (unreadable) record may still name them
+                known.update(_instances_in(path))
+            except OSError:
+                pass
         except LabNotFound:
             continue  # removed by someone else meanwhile
+    if lxd is not False:
+        from .backends.lxd import LxdBackend, socket_path
+        if lxd or socket_path():
+            backend = LxdBackend()
+            try:
+                orphans = backend.orphans(known)
+            except BackendError:
+                if lxd:
+                    raise
+                orphans = []
+            for inst in orphans:
+                report = Report(f"cleanup of {inst.name} (tagged as lab '{inst.config.get('user.nslab.lab')}', "
+                                "whose record is gone)")
+                report.add(backend.remove_orphan(inst))
+                reports.append(report)
+    for lock in sorted(records.labs_dir().glob("*.lock")) if records.labs_dir().is_dir() else []:
+        lab = lock.name[: -len(".lock")]
+        if not records.record_path(lab).exists():
+            try:
+                with records.lock(lab, wait=0):
+                    pass  # leaving the lock of a lab without a record removes the file
+            except LabBusy:
+                pass  # someone is bringing it up right now
     if problems:
         raise RecordError("; ".join(problems))
     return reports
+
+
+def _instances_in(path) -> set[str]:
+    import re
+    return set(re.findall(r'"instance": "([0-9a-f]{32})"', path.read_text(errors="replace")))

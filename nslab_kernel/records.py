@@ -97,13 +97,17 @@ def record_path(lab: str) -> Path:
     return labs_dir() / f"{lab}.jsonl"
 
 
-def create(lab: str, backend: str, topology: dict[str, Any]) -> Record:
+def create(lab: str, backend: str, topology: dict[str, Any], backend_options: dict[str, Any] | None = None) -> Record:
     folder = _ensure_dir()
     path = folder / f"{lab}.jsonl"
     header = {"t": "lab", "lab": lab, "backend": backend, "topology": topology,
+              "backend_options": backend_options or {},
               "instance": uuid.uuid4().hex, "created": time.time(), "pid": os.getpid(), "version": 1}
     tmp = folder / f".{lab}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(header, sort_keys=True) + "\n")
+    with open(tmp, "w") as fh:
+        fh.write(json.dumps(header, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
     return Record(lab, path, header, [])
 

@@ -174,7 +174,7 @@ def test_step_level_calls_are_idempotent(root, state, unique):
     lab = Lab.load(load("figure1"), lab=unique())
     assert lab.add_node("h1", "r1").changed
     assert not lab.add_node("h1", "r1").changed
-    with pytest.raises(InputError, match="not up"):
+    with pytest.raises(InputError, match="node 'h2' .* does not exist yet: create it first"):
         lab.add_link("h2:eth0", "r1:eth1")  # h2 does not exist yet
     assert lab.add_link("h1:eth0", "r1:eth0").changed
     assert not lab.add_link("r1:eth0", "h1:eth0").changed  # either order names the same link

@@ -48,6 +48,11 @@ class ExecResult:
 class Backend(ABC):
     name: ClassVar[str]
 
+    @property
+    def options(self) -> dict:
+        """What must be remembered to reopen this backend (kept in the lab's record)."""
+        return {}
+
     @abstractmethod
     def preflight(self) -> None:
         """Raise a clear :class:`NslabError` if this backend cannot run here; change nothing."""

@@ -1,0 +1,382 @@
+"""The LXD backend: every node a real container, as in the activity.
+
+Containers are created through pylxd over the local unix socket, with no network
+device of LXD's own (every link is one of the lab's veth pairs), and carry
+``user.nslab.*`` keys naming their lab, so ownership is visible in LXD itself.
+Each container's netns is then named exactly as the activity teaches: a symlink
+``/var/run/netns/<name>`` -> ``/proc/<init pid>/ns/net``.  From there the same
+netns code configures links, addresses, routes and forwarding.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Sequence
+
+from .. import nsfs
+from ..errors import BackendError, InputError, NameClash, PrivilegeError
+from ..images import DEFAULT_IMAGE, ensure_image
+from ..records import Record
+from ..steps import Step
+from ..topology import Topology
+from .base import Backend, ExecResult, NodeHandle
+from .netns import require_netns_privileges
+
+SOCKETS = ("/var/lib/lxd/unix.socket", "/var/snap/lxd/common/lxd/unix.socket")
+TAG_LAB, TAG_NODE, TAG_INSTANCE = "user.nslab.lab", "user.nslab.node", "user.nslab.instance"
+REMOTES = {
+    "images": ("https://images.linuxcontainers.org", "simplestreams"),
+    "ubuntu": ("https://cloud-images.ubuntu.com/releases", "simplestreams"),
+    "ubuntu-daily": ("https://cloud-images.ubuntu.com/daily", "simplestreams"),
+}
+START_HINT = "start it with: sudo ./scripts/lxd-start.sh (or systemctl start lxd / snap start lxd)"
+PROC_LINK = re.compile(r"^/proc/(\d+)/ns/net$")
+PAYLOAD = re.compile(r"/lxc\.payload\.([^/\s]+)$", re.M)
+
+
+def init_pids() -> dict[str, int]:
+    """Container name -> init PID, from one scan of /proc (LXD's state API takes ~120 ms a call).
+
+    A container's init is the process in cgroup ``lxc.payload.<name>`` that is
+    PID 1 in its own PID namespace.
+    """
+    out: dict[str, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cgroup") as fh:
+                match = PAYLOAD.search(fh.read())
+            if not match:
+                continue
+            with open(f"/proc/{entry.name}/status") as fh:
+                nspid = next((line.split()[1:] for line in fh if line.startswith("NSpid:")), [])
+        except OSError:
+            continue
+        if len(nspid) >= 2 and nspid[-1] == "1":
+            out[match.group(1)] = int(entry.name)
+    return out
+
+
+def socket_path() -> str | None:
+    if os.environ.get("LXD_SOCKET"):
+        return os.environ["LXD_SOCKET"]
+    if os.environ.get("LXD_DIR"):
+        return os.path.join(os.environ["LXD_DIR"], "unix.socket")
+    return next((p for p in SOCKETS if os.path.exists(p)), None)
+
+
+class _PoolFullFilter(logging.Filter):
+    """pylxd's unix-socket pool keeps one connection; threads sharing a client make urllib3
+    warn that it discards the extra ones.  Harmless, and not for students' eyes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Connection pool is full" not in record.getMessage()
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_PoolFullFilter())
+
+
+def connect() -> Any:
+    """A pylxd client for the local daemon, or one clear error saying what to do."""
+    try:
+        import pylxd
+        from pylxd.exceptions import ClientConnectionFailed
+    except ImportError:
+        raise BackendError("the lxd backend needs pylxd: pip install 'nslab[lxd]'") from None
+    path = socket_path()
+    if path is None or not os.path.exists(path):
+        if not (shutil.which("lxd") or os.path.exists("/snap/bin/lxd")):
+            raise BackendError("LXD is not installed: install it (sudo apt-get install lxd, or sudo snap install lxd), "
+                               "then run sudo ./scripts/lxd-start.sh; or use --backend netns")
+        raise BackendError(f"LXD is installed but not running (no socket at {path or SOCKETS[0]}); {START_HINT}")
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise PrivilegeError(f"cannot talk to LXD: {path} is not accessible to this user; run as root (sudo) "
+                             "or use the Jupyter kernel 'Python 3 (nslab)'")
+    try:
+        client = pylxd.Client(endpoint=path, timeout=60)
+        client.host_info  # noqa: B018 - forces a round trip
+    except ClientConnectionFailed:
+        raise BackendError(f"LXD is not answering on {path}; {START_HINT}") from None
+    except (ConnectionError, OSError) as exc:
+        raise BackendError(f"LXD is not answering on {path} ({exc}); {START_HINT}") from None
+    except Exception as exc:  # pylxd wraps requests' errors in several ways
+        raise BackendError(f"LXD is not answering on {path} ({type(exc).__name__}); {START_HINT}") from None
+    return client
+
+
+def _image_source(image: str) -> dict[str, Any]:
+    if ":" in image:
+        remote, alias = image.split(":", 1)
+        if remote not in REMOTES:
+            raise InputError(f"unknown image server '{remote}:' in '{image}'; known: "
+                             f"{', '.join(r + ':' for r in REMOTES)} (or a local alias like {DEFAULT_IMAGE})")
+        server, protocol = REMOTES[remote]
+        return {"type": "image", "mode": "pull", "server": server, "protocol": protocol, "alias": alias}
+    return {"type": "image", "alias": image}
+
+
+class LxdBackend(Backend):
+    name = "lxd"
+
+    def __init__(self, image: str | None = None):
+        self.image = image or DEFAULT_IMAGE
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return {"image": self.image} if self.image != DEFAULT_IMAGE else {}
+
+    @property
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = connect()
+            return self._client
+
+    def preflight(self) -> None:
+        require_netns_privileges()
+        self.client  # noqa: B018 - connect or say why not
+
+    def handle(self, topo: Topology, node: str) -> NodeHandle:
+        name = topo.netns_name(node)
+        return NodeHandle(node, name, nsfs.netns_path(name))
+
+    # --- reading ---------------------------------------------------------------------------
+    def _instance(self, name: str) -> Any | None:
+        from pylxd.exceptions import NotFound
+        try:
+            return self.client.instances.get(name)
+        except NotFound:
+            return None
+
+    def _pid(self, inst: Any, pids: dict[str, int] | None = None) -> int:
+        pid = (pids if pids is not None else init_pids()).get(inst.name)
+        return pid if pid is not None else inst.state().pid
+
+    @staticmethod
+    def _ours(instance: Any, record: Record | None) -> bool:
+        return record is not None and instance.config.get(TAG_INSTANCE) == record.instance
+
+    def node_state(self, topo: Topology, record: Record | None, node: str) -> str:
+        cname, name = topo.container_name(node), topo.netns_name(node)
+        # Fast path: the name is the symlink nslab recorded, and it leads to the init of
+        # the container nslab created (the record says which containers are ours).
+        path = nsfs.netns_path(name)
+        if record is not None and _recorded_link(record, name) and any(
+                e.get("name") == cname for e in record.of_type("container")) and os.path.islink(path):
+            match = PROC_LINK.match(os.readlink(path))
+            if match and init_pids().get(cname) == int(match.group(1)):
+                return self._link_state(name, int(match.group(1)))
+        inst = self._instance(cname)
+        if inst is None:
+            return "missing"
+        if not self._ours(inst, record):
+            return "foreign"
+        if inst.status != "Running":
+            return "stopped"
+        return self._link_state(name, self._pid(inst))
+
+    @staticmethod
+    def _link_state(name: str, pid: int) -> str:
+        path = nsfs.netns_path(name)
+        if not os.path.lexists(path):
+            return "unnamed"
+        try:
+            linked = os.stat(path).st_ino
+            current = os.stat(f"/proc/{pid}/ns/net").st_ino
+        except OSError:
+            return "stale"  # dangling: the process it named is gone
+        return "up" if linked == current else "stale"
+
+    # --- creating ----------------------------------------------------------------------------
+    def create_nodes(self, topo: Topology, record: Record, nodes: Sequence[str], progress=None) -> list[Step]:
+        client = self.client
+        plan: list[tuple[str, str, Any]] = []
+        existing = {i.name: i for i in client.instances.all()} if nodes else {}
+        for node in nodes:
+            cname = topo.container_name(node)
+            inst = existing.get(cname)
+            if inst is not None and not self._ours(inst, record):
+                raise NameClash(f"an LXD container named '{cname}' already exists and is not part of lab "
+                                f"'{topo.name}'; nslab will not touch it: choose another lab name (--lab) or "
+                                f"remove it yourself if it is yours (lxc delete --force {cname})")
+            path = nsfs.netns_path(topo.netns_name(node))
+            if os.path.lexists(path) and not _recorded_link(record, topo.netns_name(node)):
+                raise NameClash(f"{path} already exists and nslab did not create it; choose another lab name "
+                                f"(--lab) or remove it if it is yours (ip netns del {topo.netns_name(node)})")
+            plan.append((node, cname, inst))
+        image = self.image
+        if any(inst is None for _n, _c, inst in plan):
+            if image == DEFAULT_IMAGE:
+                ensure_image(client, image)
+            elif ":" not in image and not client.images.exists(image, alias=True):
+                raise InputError(f"LXD has no image '{image}' (see 'lxc image list'); leave --image out to use "
+                                 f"nslab's offline image, or name a server image like images:alpine/3.20")
+        source = _image_source(image)
+        devices = {name: {"type": "none"} for name, dev in self._default_nics().items()}
+        nsfs.ensure_run_dir()
+        steps: dict[str, list[Step]] = {n: [] for n in nodes}
+        done = [0]
+        done_lock = threading.Lock()
+
+        def one(node: str, cname: str, inst: Any) -> None:
+            mine = steps[node]
+            if inst is None:
+                record.append(t="container", name=cname, node=node, instance=record.instance, durable=True)
+                config = {"name": cname, "type": "container", "source": source, "profiles": ["default"],
+                          "devices": devices,
+                          "config": {TAG_LAB: topo.name, TAG_NODE: node, TAG_INSTANCE: record.instance}}
+                try:
+                    inst = client.instances.create(config, wait=True)
+                except Exception as exc:
+                    raise BackendError(f"LXD could not create container '{cname}' from image '{image}': "
+                                       f"{_lxd_text(exc)}") from None
+                mine.append(Step("container", node, f"lxc init {image} {cname}", True))
+            else:
+                mine.append(Step("container", node, f"lxc init {image} {cname}", False))
+            if inst.status != "Running":
+                try:
+                    inst.start(wait=True)
+                except Exception as exc:
+                    raise BackendError(f"LXD could not start container '{cname}': {_lxd_text(exc)}") from None
+                mine.append(Step("start", node, f"lxc start {cname}", True))
+            else:
+                mine.append(Step("start", node, f"lxc start {cname}", False))
+            mine.append(self._ensure_link(record, topo.netns_name(node), self._pid(inst)))
+            with done_lock:
+                done[0] += 1
+            if progress:
+                progress(node)
+
+        with ThreadPoolExecutor(max_workers=min(8, max(1, len(plan)))) as pool:
+            futures = [pool.submit(one, *item) for item in plan]
+            errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            raise errors[0]
+        return [s for n in nodes for s in steps[n]]
+
+    def _default_nics(self) -> dict[str, Any]:
+        """NIC devices the default profile would add: masked, since every lab link is a veth pair."""
+        try:
+            profile = self.client.profiles.get("default")
+        except Exception:
+            return {}
+        return {name: dev for name, dev in (profile.devices or {}).items() if dev.get("type") == "nic"}
+
+    def _ensure_link(self, record: Record, name: str, pid: int) -> Step:
+        """Name the container's netns the activity's way: /var/run/netns/NAME -> /proc/PID/ns/net."""
+        path = nsfs.netns_path(name)
+        target = f"/proc/{pid}/ns/net"
+        command = f"ln -sf {target} {path}"
+        state = self._link_state(name, pid)
+        if state == "up":
+            return Step("netns", name, command, False, f"-> {target}")
+        record.append(t="symlink", name=name, pid=pid)
+        note = f"-> {target}"
+        if os.path.lexists(path):  # stale or dangling, and recorded as ours (checked before)
+            os.unlink(path)
+            note += " (re-linked: the container restarted, so its netns is new and empty)"
+        os.symlink(target, path)
+        return Step("netns", name, command, True, note)
+
+    # --- removing ----------------------------------------------------------------------------
+    def remove(self, record: Record) -> list[Step]:
+        steps: list[Step] = []
+        names = []
+        for entry in record.of_type("container"):
+            if entry["name"] not in names:
+                names.append(entry["name"])
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(lambda n: self._remove_container(n, record.instance), reversed(names)))
+        steps += results
+        seen = set()
+        for entry in reversed(record.of_type("symlink")):
+            if entry["name"] in seen:
+                continue
+            seen.add(entry["name"])
+            steps.append(remove_symlink(entry["name"], {int(e["pid"]) for e in record.of_type("symlink")
+                                                        if e["name"] == entry["name"]}))
+        return steps
+
+    def _remove_container(self, name: str, instance: str) -> Step:
+        command = f"lxc delete --force {name}"
+        inst = self._instance(name)
+        if inst is None:
+            return Step("delete", name, command, False, "already gone")
+        if inst.config.get(TAG_INSTANCE) != instance:
+            return Step("delete", name, command, False, "left alone: that container is not this lab's")
+        try:
+            if inst.status != "Stopped":
+                inst.stop(force=True, wait=True)
+            inst.delete(wait=True)
+        except Exception as exc:
+            raise BackendError(f"LXD could not delete container '{name}': {_lxd_text(exc)}") from None
+        return Step("delete", name, command, True)
+
+    def orphans(self, known_instances: set[str]) -> list[Any]:
+        """Containers tagged as nslab's whose lab has no record any more (a crash lost it)."""
+        return [i for i in self.client.instances.all()
+                if i.config.get(TAG_INSTANCE) and i.config.get(TAG_INSTANCE) not in known_instances]
+
+    def remove_orphan(self, inst: Any) -> list[Step]:
+        pid = self._pid(inst) if inst.status == "Running" else None
+        steps = [self._remove_container(inst.name, inst.config[TAG_INSTANCE])]
+        if pid:
+            for name in sorted(os.listdir(nsfs.NETNS_RUN_DIR)) if os.path.isdir(nsfs.NETNS_RUN_DIR) else []:
+                path = nsfs.netns_path(name)
+                if os.path.islink(path) and os.readlink(path) == f"/proc/{pid}/ns/net":
+                    steps.append(remove_symlink(name, {pid}))
+        return steps
+
+    # --- running commands ------------------------------------------------------------------------
+    def exec(self, topo: Topology, node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
+        """Run ``argv`` inside the container (its mount, uts, ipc, pid and network namespaces).
+
+        ``nsenter`` costs about 3 ms, where LXD's exec API polls for ~120 ms.
+        """
+        path = nsfs.netns_path(topo.netns_name(node))
+        try:
+            pid = int(PROC_LINK.match(os.readlink(path)).group(1))  # type: ignore[union-attr]
+            os.stat(f"/proc/{pid}/ns/net")
+        except (OSError, AttributeError):
+            raise BackendError(f"node '{node}' is not up or its netns name is stale; run up again") from None
+        try:
+            proc = subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--", *argv],
+                                  capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise BackendError("nsenter is missing; install util-linux") from None
+        except subprocess.TimeoutExpired:
+            raise BackendError(f"'{' '.join(argv)}' in {node} did not finish in {timeout:g} s") from None
+        return ExecResult(node, tuple(argv), proc.returncode, proc.stdout, proc.stderr)
+
+
+def _recorded_link(record: Record | None, name: str) -> bool:
+    return record is not None and any(e.get("name") == name for e in record.of_type("symlink"))
+
+
+def remove_symlink(name: str, pids: set[int]) -> Step:
+    """Remove a netns name only if it is still the symlink nslab made (to a recorded init PID)."""
+    path = nsfs.netns_path(name)
+    command = f"rm {path}"
+    if not os.path.lexists(path):
+        return Step("delete", name, command, False, "already gone")
+    if not os.path.islink(path):
+        return Step("delete", name, command, False, "left alone: not the symlink nslab made")
+    match = PROC_LINK.match(os.readlink(path))
+    if not match or int(match.group(1)) not in pids:
+        return Step("delete", name, command, False, "left alone: it points somewhere nslab did not link")
+    os.unlink(path)
+    return Step("delete", name, command, True)
+
+
+def _lxd_text(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
