@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
@@ -306,8 +307,38 @@ class LxdBackend(Backend):
                                                         if e["name"] == entry["name"]}))
         return steps
 
+    def _wait_for_operations(self, name: str, timeout: float = 120.0) -> None:
+        """Wait until LXD runs no operation on ``name``.
+
+        After nslab is killed mid-``up``, LXD still carries out the creates and
+        starts it was asked for: deciding "already gone" before they finish would
+        let a container appear after cleanup.
+        """
+        deadline = time.monotonic() + timeout
+        suffix = f"/instances/{name}"
+        while time.monotonic() < deadline:
+            try:
+                ops = self.client.api.operations.get(params={"recursion": 1}).json().get("metadata") or {}
+            except Exception:
+                return
+            busy = []
+            for op in ops.get("running", []) + ops.get("pending", []):
+                resources = op.get("resources") or {}
+                urls = (resources.get("instances") or []) + (resources.get("containers") or [])
+                if any(u.split("?")[0].endswith(suffix) or u.split("?")[0].endswith(f"/containers/{name}")
+                       for u in urls):
+                    busy.append(op["id"])
+            if not busy:
+                return
+            for op_id in busy:
+                try:
+                    self.client.api.operations[op_id].wait.get(params={"timeout": 30})
+                except Exception:
+                    time.sleep(0.1)
+
     def _remove_container(self, name: str, instance: str) -> Step:
         command = f"lxc delete --force {name}"
+        self._wait_for_operations(name)
         inst = self._instance(name)
         if inst is None:
             return Step("delete", name, command, False, "already gone")
