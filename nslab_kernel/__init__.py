@@ -7,15 +7,25 @@ ownership records, probing, and the ``nslab`` command line.  No UI imports here.
 
 from .errors import (BackendError, InputError, LabBusy, LabNotFound, NameClash, NslabError,
                      PrivilegeError, RecordError, TopologyError)
-from .lab import Lab, cleanup, down
-from .probe import PingMatrix, Probe
+from .results import PingMatrix, Probe
+from .state import LabState
 from .steps import Report, Step
 from .topology import Endpoint, Link, Node, Route, Topology, load, parse
+
+
+def __getattr__(name: str):
+    """``Lab``, ``cleanup`` and ``down`` touch the kernel: imported on first use, so that the
+    data types above (used by the widgets) load without pyroute2."""
+    if name in ("Lab", "cleanup", "down"):
+        from . import lab
+        return getattr(lab, name)
+    raise AttributeError(name)
+
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BackendError", "Endpoint", "InputError", "Lab", "LabBusy", "LabNotFound", "Link", "NameClash", "Node",
+    "BackendError", "Endpoint", "InputError", "Lab", "LabBusy", "LabState", "LabNotFound", "Link", "NameClash", "Node",
     "NslabError", "PingMatrix", "PrivilegeError", "Probe", "RecordError", "Report", "Route", "Step",
     "Topology", "TopologyError", "cleanup", "down", "load", "parse",
 ]

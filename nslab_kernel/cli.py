@@ -177,13 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     lab_opt(p)
     p.set_defaults(func=cmd_exec)
 
-    for name, module in (("image", "nslab_kernel.images"), ("explain", "nslab_kernel.explain"),
-                         ("check", "nslab_kernel.checker")):
-        try:
-            mod = __import__(module, fromlist=["add_cli"])
-        except ImportError:
-            continue
-        mod.add_cli(sub, lab_opt)
+    from . import checker, doctor, images
+    for module in (images, checker, doctor):
+        module.add_cli(sub, lab_opt)
     return parser
 
 

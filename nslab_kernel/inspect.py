@@ -9,76 +9,13 @@ netns id, so a link is known by both its ends.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Mapping
 
 from . import netconf
+from .state import InterfaceState, LabState, NodeState, RouteState
 
 RT_PROTOS = {2: "kernel", 3: "boot", 4: "static"}
-
-
-@dataclass(frozen=True)
-class InterfaceState:
-    name: str
-    kind: str  # veth, loopback, bridge, ...
-    up: bool  # administratively up
-    carrier: bool  # the other end is up too
-    addresses: tuple[str, ...]  # CIDR, IPv4
-    peer: str | None = None  # "node:ifname" of a veth's other end, when it is in a lab namespace
-    index: int = 0
-
-
-@dataclass(frozen=True)
-class RouteState:
-    dst: str  # "default" or a prefix
-    gateway: str | None
-    dev: str | None
-    proto: str
-
-    def __str__(self) -> str:
-        text = self.dst
-        if self.gateway:
-            text += f" via {self.gateway}"
-        if self.dev:
-            text += f" dev {self.dev}"
-        return text
-
-
-@dataclass(frozen=True)
-class NodeState:
-    node: str
-    netns: str
-    exists: bool
-    interfaces: tuple[InterfaceState, ...] = ()
-    routes: tuple[RouteState, ...] = ()
-    forwarding: bool | None = None
-    inode: int | None = None
-
-    def interface(self, name: str) -> InterfaceState | None:
-        return next((i for i in self.interfaces if i.name == name), None)
-
-    @property
-    def static_routes(self) -> list[RouteState]:
-        return [r for r in self.routes if r.gateway]
-
-
-@dataclass
-class LabState:
-    lab: str
-    nodes: dict[str, NodeState] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"lab": self.lab, "nodes": {n: asdict(s) for n, s in self.nodes.items()}}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "LabState":
-        nodes = {}
-        for name, s in data["nodes"].items():
-            nodes[name] = NodeState(
-                s["node"], s["netns"], s["exists"],
-                tuple(InterfaceState(**{**i, "addresses": tuple(i["addresses"])}) for i in s.get("interfaces", ())),
-                tuple(RouteState(**r) for r in s.get("routes", ())), s.get("forwarding"), s.get("inode"))
-        return cls(data["lab"], nodes)
+__all__ = ["InterfaceState", "LabState", "NodeState", "RouteState", "read_lab_state"]
 
 
 def _read_one(ns: netconf.Netns, node: str, others: Mapping[str, str]) -> tuple[NodeState, dict[int, str], dict]:

@@ -20,7 +20,11 @@ from . import netconf, records, topology as topo_mod
 from .backends import Backend, ExecResult, get_backend
 from .errors import BackendError, InputError, LabBusy, LabNotFound, RecordError
 from .inspect import LabState, read_lab_state
-from .probe import PingMatrix, ping_matrix
+
+if False:  # typing only
+    from .checker import CheckReport
+from .probe import ping_matrix
+from .results import PingMatrix
 from .routing import Forwarder
 from .steps import Report, Step
 from .topology import Endpoint, IPv4Addr, Link, Topology
@@ -36,6 +40,18 @@ class Lab:
         self.backend = get_backend(backend, **backend_options)
         self.progress: Callable[[str, int, int], None] | None = None
         self._expected: tuple[Topology, dict[tuple[str, str], bool]] | None = None
+        self._observers: list[Callable[[], None]] = []
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after each change this Lab makes (the widgets redraw)."""
+        self._observers.append(callback)
+
+    def _changed(self) -> None:
+        for callback in list(self._observers):
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - a display must never break a lab step
+                pass
 
     # --- construction ---------------------------------------------------------------------
     @classmethod
@@ -109,6 +125,14 @@ class Lab:
                ends: Sequence[Endpoint] | None = None) -> Report:
         """Apply ``stages`` to ``nodes`` and ``links``; ``ends`` (default: both ends of each
         link) are the interfaces that get their address and are brought up."""
+        try:
+            return self._apply_locked(title, nodes, links, stages, progress, ends)
+        finally:
+            self._changed()
+
+    def _apply_locked(self, title: str, nodes: Sequence[str], links: Sequence[Link], stages: Sequence[str],
+                      progress: Callable[[str, int, int], None] | None,
+                      ends: Sequence[Endpoint] | None) -> Report:
         topo = self.topology
         report = Report(f"{title} {self.name}")
         progress = progress or self.progress
@@ -168,7 +192,12 @@ class Lab:
 
     def down(self) -> Report:
         """Remove everything this lab's record lists (and nothing else)."""
-        return down(self.name)
+        try:
+            if not records.record_path(self.name).exists():
+                return Report(f"down {self.name}: not up (already so)")
+            return down(self.name)
+        finally:
+            self._changed()
 
     # --- step-level calls (the notebooks use these) ----------------------------------------------
     def add_node(self, *nodes: str) -> Report:
@@ -206,6 +235,7 @@ class Lab:
             self._require_up(node)
             report.add(_flatten(netconf.for_each_netns(self._handles([node]),
                                                        lambda ns, _n: [netconf.forwarding(ns, enabled)])))
+        self._changed()
         return report
 
     def add_routes(self, *nodes: str) -> Report:
@@ -228,6 +258,7 @@ class Lab:
                 return [netconf.delete_route(ns, route)]
 
             report.add(_flatten(netconf.for_each_netns(self._handles([node]), work)))
+        self._changed()
         return report
 
     def delete_link(self, endpoint: str) -> Report:
@@ -239,6 +270,7 @@ class Lab:
             self._require_up(node)
             report.add(_flatten(netconf.for_each_netns(self._handles([node]),
                                                        lambda ns, _n: [netconf.delete_link(ns, ifname)])))
+        self._changed()
         return report
 
     def _require_up(self, *nodes: str) -> records.Record:
@@ -301,6 +333,12 @@ class Lab:
     def state(self) -> LabState:
         """The live kernel state of every node (interfaces, veth peers, addresses, routes, forwarding)."""
         return read_lab_state(self.name, self._handles(self.topology.node_names))
+
+    def check(self, sections: Sequence[str] | None = None, matrix: PingMatrix | None = None) -> "CheckReport":
+        """Grade the live lab against the topology (all sections, or only those asked)."""
+        from .checker import SECTIONS, check
+        return check(self.topology, sections or SECTIONS, matrix=matrix,
+                     probe=lambda: self.ping_matrix())
 
     def status(self) -> dict[str, Any]:
         """The lab's nodes and whether each exists as nslab created it."""

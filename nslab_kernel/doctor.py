@@ -1,0 +1,90 @@
+"""Is this machine ready for the lab?  Each check says what is missing and exactly what to do."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+from .errors import NslabError
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True  # False: only some notebooks or backends need it
+
+
+@dataclass
+class Doctor:
+    checks: list[Check]
+
+    @property
+    def ready(self) -> bool:
+        return all(c.ok for c in self.checks if c.required)
+
+    def check(self, name: str) -> Check:
+        return next(c for c in self.checks if c.name == name)
+
+    def __str__(self) -> str:
+        lines = []
+        for c in self.checks:
+            lines.append(f"{'ok ' if c.ok else 'NO '} {c.name}: {c.detail}" + (f"\n    -> {c.fix}" if c.fix and not c.ok else ""))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><td>{'✔' if c.ok else '✘'}</td><td><b>{html.escape(c.name)}</b></td>"
+                       f"<td>{html.escape(c.detail)}</td><td>{'' if c.ok else html.escape(c.fix)}</td></tr>"
+                       for c in self.checks)
+        return f"<table class='nslab-doctor'>{rows}</table>"
+
+
+def examine(lxd: bool = True) -> Doctor:
+    """Look at the machine; change nothing."""
+    checks: list[Check] = []
+    from .backends.netns import require_netns_privileges
+    try:
+        require_netns_privileges()
+        checks.append(Check("namespaces", True, "this process can create network namespaces"))
+    except NslabError as exc:
+        checks.append(Check("namespaces", False, str(exc),
+                            "restart this notebook with the kernel 'Python 3 (nslab)' or start JupyterLab with sudo; "
+                            "without privileges the notebooks use the simulated backend"))
+    ip = shutil.which("ip")
+    checks.append(Check("iproute2", bool(ip), f"'ip' is {ip}" if ip else "the 'ip' command is missing",
+                        "sudo apt-get install iproute2"))
+    dot = shutil.which("dot")
+    checks.append(Check("graphviz", bool(dot), f"'dot' is {dot}" if dot else "Graphviz's 'dot' is missing (the topology "
+                        "graph needs it)", "sudo apt-get install graphviz", required=False))
+    if lxd:
+        try:
+            from .backends.lxd import connect
+            from .images import DEFAULT_IMAGE, image_exists
+            client = connect()
+            checks.append(Check("lxd", True, f"LXD {client.host_info['environment'].get('server_version', '')} answers",
+                                required=False))
+            has = image_exists(client, DEFAULT_IMAGE)
+            checks.append(Check("lxd image", has, f"image '{DEFAULT_IMAGE}' is {'in LXD' if has else 'missing'}",
+                                "sudo nslab image (builds it offline from busybox-static)", required=False))
+        except NslabError as exc:
+            checks.append(Check("lxd", False, str(exc), "sudo ./scripts/lxd-start.sh (the notebooks then use LXD; "
+                                "without it they use plain namespaces)", required=False))
+    return Doctor(checks)
+
+
+def add_cli(sub: argparse._SubParsersAction, lab_opt: Callable) -> None:
+    p = sub.add_parser("doctor", help="is this machine ready? what is missing and what to do")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd)
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    doc = examine()
+    print(json.dumps([asdict(c) for c in doc.checks], indent=2) if args.json else doc)
+    return 0 if doc.ready else 1
