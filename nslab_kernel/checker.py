@@ -97,8 +97,23 @@ def handles_for(topo: Topology) -> dict[str, tuple[str, str]]:
 
 
 def check(topo: Topology, sections: Sequence[str] = SECTIONS, state: LabState | None = None,
-          matrix: Any = None, probe: Callable[[], Any] | None = None) -> CheckReport:
-    """Compare the live state with the topology's target, for the sections asked."""
+          matrix: Any = None, probe: Callable[[], Any] | None = None,
+          only: Sequence[str] | None = None) -> CheckReport:
+    """Compare the live state with the topology's target, for the sections asked.
+
+    ``only`` limits the items to these nodes (and links between them): a notebook
+    that has built two of seven nodes asks only about those.
+    """
+    if only is not None:
+        keep = set(only)
+        for n in keep:
+            topo.node(n)
+        sub = Topology(topo.name, tuple(n for n in topo.nodes if n.name in keep),
+                       tuple(l for l in topo.links if l.a.node in keep and l.b.node in keep),
+                       topo.routing, topo.netns_naming, topo.container_naming, topo.description, topo.source)
+        if state is not None:
+            state = LabState(state.lab, {k: v for k, v in state.nodes.items() if k in keep})
+        return check(sub, sections, state, matrix, probe)
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         from .errors import InputError

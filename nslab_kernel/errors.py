@@ -19,6 +19,10 @@ class NslabError(Exception):
 
     exit_code = 1
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython/Jupyter shows instead of a traceback: one line, the problem and the fix."""
+        return [f"\x1b[1;31mnslab:\x1b[0m {self}"]
+
 
 class InputError(NslabError, ValueError):
     """Bad input: a wrong topology, an unknown lab, a bad argument."""

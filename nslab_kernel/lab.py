@@ -200,11 +200,11 @@ class Lab:
             self._changed()
 
     # --- step-level calls (the notebooks use these) ----------------------------------------------
-    def add_node(self, *nodes: str) -> Report:
-        """Create the namespace (or container) of each node, with loopback up and its forwarding flag."""
+    def add_node(self, *nodes: str, progress: Callable[[str, int, int], None] | None = None) -> Report:
+        """Create the namespace (or container) of each node."""
         for n in nodes:
             self.topology.node(n)
-        return self._apply("add node", list(nodes), [], ("nodes",))
+        return self._apply("add node", list(nodes), [], ("nodes",), progress)
 
     def add_link(self, a: str, b: str | None = None) -> Report:
         """Create the veth pair of the topology link with these endpoints (``"h1:eth0"``, ``"r1:eth0"``)."""
@@ -334,11 +334,13 @@ class Lab:
         """The live kernel state of every node (interfaces, veth peers, addresses, routes, forwarding)."""
         return read_lab_state(self.name, self._handles(self.topology.node_names))
 
-    def check(self, sections: Sequence[str] | None = None, matrix: PingMatrix | None = None) -> "CheckReport":
-        """Grade the live lab against the topology (all sections, or only those asked)."""
+    def check(self, sections: Sequence[str] | None = None, matrix: PingMatrix | None = None,
+              only: Sequence[str] | None = None) -> "CheckReport":
+        """Grade the live lab against the topology (all sections, or only those asked;
+        ``only``: just these nodes and the links between them)."""
         from .checker import SECTIONS, check
         return check(self.topology, sections or SECTIONS, matrix=matrix,
-                     probe=lambda: self.ping_matrix())
+                     probe=None if only else (lambda: self.ping_matrix()), only=only)
 
     def status(self) -> dict[str, Any]:
         """The lab's nodes and whether each exists as nslab created it."""

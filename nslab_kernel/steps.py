@@ -29,7 +29,7 @@ class Step:
                 "changed": self.changed, "note": self.note}
 
 
-@dataclass
+@dataclass(repr=False)
 class Report:
     """The steps of one operation (``up``, ``down``, a single helper call)."""
 
@@ -58,6 +58,9 @@ class Report:
 
     def commands(self, changed_only: bool = False) -> list[str]:
         return [s.command for s in self.steps if s.changed or not changed_only]
+
+    def __repr__(self) -> str:
+        return self.summary()
 
     def summary(self) -> str:
         return f"{self.title}: {len(self.changed)} changed, {len(self.already)} already so"

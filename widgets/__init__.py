@@ -13,7 +13,7 @@ from .graph import PathOverlay, topology_dot, topology_svg
 from .inspector import NetnsInspector, snapshot
 from .matrix_view import PingMatrixView
 from .progress import progress_bar
-from .topology_view import TopologyView
+from .topology_view import TopologyView, snapshot_svg
 
-__all__ = ["NetnsInspector", "PathOverlay", "PingMatrixView", "TopologyView", "progress_bar", "snapshot",
+__all__ = ["NetnsInspector", "PathOverlay", "PingMatrixView", "TopologyView", "progress_bar", "snapshot", "snapshot_svg",
            "topology_dot", "topology_svg"]

@@ -59,3 +59,9 @@ class TopologyView(w.VBox):
         """Draw a probe's hops (a PathOverlay or an ``explain`` result); None removes it."""
         self.path = None if path is None else path if isinstance(path, PathOverlay) else path_from(path)
         self.redraw()
+
+
+def snapshot_svg(lab: LabLike, path: PathOverlay | None = None) -> Any:
+    """The graph of the lab as it is now, as a static picture (kept in a saved notebook)."""
+    from IPython.display import HTML
+    return HTML(f"<div class='nslab-topology-static'>{topology_svg(lab.topology, lab.state(), path)}</div>")

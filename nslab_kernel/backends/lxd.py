@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
 from .. import nsfs
@@ -63,6 +62,40 @@ def init_pids() -> dict[str, int]:
         if len(nspid) >= 2 and nspid[-1] == "1":
             out[match.group(1)] = int(entry.name)
     return out
+
+
+def _parallel(fn: Callable[[Any], Any], items: Sequence[Any], workers: int = 8) -> list[Any]:
+    """``[fn(x) for x in items]`` on a few plain threads, errors re-raised after all finish.
+
+    Not ``concurrent.futures``: it refuses new work once the interpreter is exiting,
+    which is exactly when a kernel's at-exit hook takes its lab down.
+    """
+    results: list[Any] = [None] * len(items)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    todo = list(enumerate(items))
+
+    def work() -> None:
+        while True:
+            with lock:
+                if not todo or errors:
+                    return
+                i, item = todo.pop(0)
+            try:
+                results[i] = fn(item)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                with lock:
+                    errors.append(exc)
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(workers, len(items))))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)
+    if errors:
+        raise errors[0]
+    return results
 
 
 def socket_path() -> str | None:
@@ -257,11 +290,7 @@ class LxdBackend(Backend):
             if progress:
                 progress(node)
 
-        with ThreadPoolExecutor(max_workers=min(8, max(1, len(plan)))) as pool:
-            futures = [pool.submit(one, *item) for item in plan]
-            errors = [f.exception() for f in futures if f.exception() is not None]
-        if errors:
-            raise errors[0]
+        _parallel(lambda item: one(*item), plan)
         return [s for n in nodes for s in steps[n]]
 
     def _default_nics(self) -> dict[str, Any]:
@@ -295,9 +324,7 @@ class LxdBackend(Backend):
         for entry in record.of_type("container"):
             if entry["name"] not in names:
                 names.append(entry["name"])
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            results = list(pool.map(lambda n: self._remove_container(n, record.instance), reversed(names)))
-        steps += results
+        steps += _parallel(lambda n: self._remove_container(n, record.instance), list(reversed(names)))
         seen = set()
         for entry in reversed(record.of_type("symlink")):
             if entry["name"] in seen:

@@ -1,0 +1,54 @@
+"""Opening a lab from a notebook: pick the backend, say plainly what is missing, clean up at exit.
+
+No UI imports: results display themselves through ``_repr_html_``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import weakref
+from typing import Any
+
+from .errors import NslabError, PrivilegeError
+from .lab import Lab
+
+_open: "weakref.WeakSet[Lab]" = weakref.WeakSet()
+
+
+def choose_backend(backend: str = "auto") -> str:
+    """``auto``: LXD where it is usable, else plain namespaces, else the simulation."""
+    from .backends import REGISTRY
+    if backend != "auto":
+        return backend
+    from .backends.auto import pick
+    try:
+        return pick()
+    except NslabError as exc:
+        if "sim" not in REGISTRY:
+            raise PrivilegeError(
+                "this machine gives no privileges to create network namespaces (on Binder or a laptop "
+                "without root), and the simulated backend is not available in this version: run the "
+                "notebooks on a Linux machine with sudo, or the kernel 'Python 3 (nslab)'") from exc
+        return "sim"
+
+
+def open_lab(topology: str, backend: str = "auto", lab: str | None = None, image: str | None = None,
+             keep: bool = False) -> Lab:
+    """A Lab for a notebook.  Unless ``keep``, it is taken down when the kernel shuts down or restarts."""
+    chosen = choose_backend(backend)
+    options: dict[str, Any] = {"image": image} if (image and chosen == "lxd") else {}
+    result = Lab.load(topology, backend=chosen, lab=lab, **options)
+    result.backend.preflight()
+    if not keep:
+        _open.add(result)
+    return result
+
+
+@atexit.register
+def _down_all() -> None:
+    """Kernel shutdown or restart: remove the labs this kernel opened."""
+    for lab in list(_open):
+        try:
+            lab.down()
+        except Exception:  # noqa: BLE001 - exiting anyway; 'nslab cleanup' remains
+            pass

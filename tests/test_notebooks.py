@@ -1,0 +1,203 @@
+"""The notebooks, run headless with papermill on the real kernel (netns) and the real daemon (lxd)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import IS_ROOT, ROOT, need, netns_names
+
+NOTEBOOKS = ROOT / "notebooks"
+PAIRS = [("01-preparacion", "01-preparation"), ("02-network-namespaces", "02-network-namespaces"),
+         ("03-pares-veth", "03-veth-pairs"), ("04-actividad-figura1", "04-activity-figure1"),
+         ("05-demo-profesor", "05-instructor-demo")]
+ALL = [("es", es) for es, _ in PAIRS] + [("en", en) for _, en in PAIRS]
+ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
+
+
+def code_cells(path: Path) -> list[str]:
+    return [c.source for c in nbformat.read(path, 4).cells if c.cell_type == "code"]
+
+
+def results(nb, marker: str = "NSLAB_RESULT") -> list:
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            text = o.get("text", "")
+            for line in (text if isinstance(text, str) else "".join(text)).splitlines():
+                if line.startswith(marker + " "):
+                    out.append(json.loads(line[len(marker) + 1:]))
+    return out
+
+
+# --- no root needed ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang,name", ALL, ids=[f"{l}/{n}" for l, n in ALL])
+def test_committed_without_outputs(lang, name):
+    nb = nbformat.read(NOTEBOOKS / lang / f"{name}.ipynb", 4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{lang}/{name} has committed output"
+    assert nb.metadata["kernelspec"]["name"] == "nslab"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and all(k in tagged[0].source for k in ("backend", "lab", "image"))
+
+
+@pytest.mark.parametrize("es,en", PAIRS, ids=[p[0] for p in PAIRS])
+def test_spanish_and_english_have_the_same_code_cells(es, en):
+    assert code_cells(NOTEBOOKS / "es" / f"{es}.ipynb") == code_cells(NOTEBOOKS / "en" / f"{en}.ipynb")
+    prose_es = [c.source for c in nbformat.read(NOTEBOOKS / "es" / f"{es}.ipynb", 4).cells if c.cell_type == "markdown"]
+    prose_en = [c.source for c in nbformat.read(NOTEBOOKS / "en" / f"{en}.ipynb", 4).cells if c.cell_type == "markdown"]
+    assert len(prose_es) == len(prose_en) and all(a != b for a, b in zip(prose_es, prose_en))
+
+
+def test_committed_notebooks_are_what_build_py_writes(tmp_path, monkeypatch):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("nb_build", NOTEBOOKS / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "HERE", tmp_path)
+    for path in module.build():
+        committed = NOTEBOOKS / path.relative_to(tmp_path)
+        assert nbformat.read(path, 4) == nbformat.read(committed, 4), f"{committed} differs from notebooks/build.py"
+
+
+# --- executed with papermill -------------------------------------------------------------------------------
+
+def backends() -> list[str]:
+    return ["netns", "lxd"]
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    need(IS_ROOT, "the notebooks need root to create namespaces")
+    from jupyter_client.kernelspec import KernelSpecManager
+    need("nslab" in KernelSpecManager().find_kernel_specs(),
+         "the 'Python 3 (nslab)' kernel is not installed (python -m nslab_kernel.kernelspec install)")
+    return "nslab"
+
+
+def lxd_ready() -> bool:
+    from nslab_kernel.backends.lxd import socket_path
+    return socket_path() is not None
+
+
+def run(kernel: str, lang: str, name: str, out: Path, **parameters):
+    import papermill
+    if parameters.get("backend") == "lxd":
+        need(lxd_ready(), "a running LXD daemon is needed (scripts/lxd-start.sh)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(str(NOTEBOOKS / lang / f"{name}.ipynb"), str(out), parameters=parameters,
+                                   kernel_name=kernel, progress_bar=False, log_output=False, cwd=str(NOTEBOOKS / lang))
+    finally:
+        if out.exists():
+            shutil.copy(out, ARTIFACTS / f"{out.stem}.ipynb")
+    return nbformat.read(out, 4)
+
+
+def check_outcome(name: str, nb) -> None:
+    found = results(nb)
+    if name.startswith("01"):
+        assert found and found[0]["checks"]["namespaces"] is True
+    elif name.startswith("02"):
+        (r,) = found
+        assert r["container_netns"] != r["host_netns"] and r["named"] is True
+    elif name.startswith("03"):
+        assert found == [{"ping_ok": True, "reachable": True, "peer_gone": True}]
+    elif name.startswith("04"):
+        assert found == [{"reachable": True, "failed": [], "pairs": 42, "probes": 84}]
+    elif name.startswith("05"):
+        assert found == [{"reachable": True, "failed": []}]
+        (broken,) = results(nb, "NSLAB_BREAK")
+        assert sorted(map(tuple, broken)) == expected_break()
+
+
+def expected_break() -> list[tuple[str, str]]:
+    """What deleting r1's route to 10.0.4.0/24 breaks, from the model (independent of the run)."""
+    from nslab_kernel import load
+    from nslab_kernel.routing import Forwarder
+    from nslab_kernel.topology import Node, Topology
+    topo = load("figure1")
+    nodes = tuple(Node(n.name, n.kind, n.forwarding, tuple(r for r in n.routes if not (n.name == "r1" and str(r.dst) == "10.0.4.0/24")))
+                  for n in topo.nodes)
+    broken = Topology(topo.name, nodes, topo.links)
+    model = Forwarder(broken)
+    out = []
+    for src in topo.node_names:
+        for other in topo.node_names:
+            if other != src:
+                for addr in topo.addresses_of(other):
+                    if not model.reachable(src, addr.ip):
+                        out.append((src, str(addr.ip)))
+    assert ("h1", "10.0.4.2") in out and ("h4", "10.0.1.2") in out and ("h3", "10.0.4.2") not in out
+    return sorted(out)
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("backend", backends())
+@pytest.mark.parametrize("lang,name", ALL, ids=[f"{l}/{n}" for l, n in ALL])
+def test_notebook_runs(kernel, state, tmp_path, unique, backend, lang, name):
+    before = netns_names()
+    nb = run(kernel, lang, name, tmp_path / f"{backend}-{lang}-{name}.ipynb", backend=backend, lab=unique())
+    check_outcome(name, nb)
+    assert netns_names() == before  # the final cell removed the lab
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("backend", backends())
+@pytest.mark.parametrize("name", [es for es, _ in PAIRS])
+def test_notebook_runs_again_on_top_of_itself(kernel, state, tmp_path, unique, backend, name):
+    """Re-run safety: a second run over a lab the first one left up gives the same result, no error."""
+    before = netns_names()
+    lab = unique()
+    first = run(kernel, "es", name, tmp_path / f"first-{backend}-{name}.ipynb", backend=backend, lab=lab, keep=True)
+    second = run(kernel, "es", name, tmp_path / f"second-{backend}-{name}.ipynb", backend=backend, lab=lab, keep=False)
+    check_outcome(name, second)
+    assert results(first) == results(second)
+    if name.startswith("04"):  # the second run found everything already so
+        text = json.dumps([o for c in second.cells for o in c.get("outputs", [])])
+        assert "0 changed" in text
+    assert netns_names() == before
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("backend", backends())
+def test_nothing_left_when_a_notebook_fails_midway(kernel, state, tmp_path, unique, backend):
+    import papermill
+    if backend == "lxd":
+        need(lxd_ready(), "a running LXD daemon is needed")
+    nb = nbformat.read(NOTEBOOKS / "es" / "04-actividad-figura1.ipynb", 4)
+    at = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and 'stages=["links"]' in c.source)
+    nb.cells.insert(at + 1, nbformat.v4.new_code_cell('raise RuntimeError("a cell failed midway")'))
+    broken = tmp_path / "broken.ipynb"
+    nbformat.write(nb, broken)
+    before = netns_names()
+    name = unique()
+    with pytest.raises(papermill.PapermillExecutionError, match="failed midway"):
+        papermill.execute_notebook(str(broken), str(tmp_path / "out.ipynb"), parameters={"backend": backend, "lab": name},
+                                   kernel_name=kernel, progress_bar=False, log_output=False)
+    # the kernel's shutdown took the lab down: no namespace, name, container or record is left
+    assert netns_names() == before
+    assert not (state / "labs" / f"{name}.jsonl").exists()
+    if backend == "lxd":
+        from nslab_kernel.backends.lxd import connect
+        assert not [i.name for i in connect().instances.all() if i.name.startswith(name)]
+
+
+def test_binder_configuration_is_complete():
+    binder = ROOT / "binder"
+    assert {"graphviz", "iproute2"} <= set((binder / "apt.txt").read_text().split())
+    requirements = (binder / "requirements.txt").read_text()
+    for package in ("jupyterlab", "ipywidgets", "pyroute2", "graphviz", "papermill"):
+        assert package in requirements
+    post = binder / "postBuild"
+    assert os.access(post, os.X_OK)
+    text = post.read_text()
+    assert "pip install" in text and "nslab_kernel.kernelspec install" in text
