@@ -92,7 +92,7 @@ class PingMatrixView(w.VBox):
     def _cell(self, pair: Pair) -> w.Button:
         state = pair.state
         expected = pair.expected_state
-        text = f"{pair.rtt_ms:.2f} ms" if pair.rtt_ms is not None else "—"
+        text = f"{pair.rtt_ms:.3g} ms" if pair.rtt_ms is not None else "—"
         if expected is not None and expected != state:
             text = "! " + text
         tip = f"{pair.source} → {pair.destination}: {WORDS[state]}"

@@ -1,0 +1,158 @@
+"""The widgets in a real browser: JupyterLab headless, Debian's Chromium driven by Playwright.
+
+Run alone with ``pytest -m browser``.  Screenshots go to test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import IS_ROOT, ROOT, need
+
+pytestmark = [pytest.mark.browser, pytest.mark.root]
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def jupyter(tmp_path, state):
+    need(IS_ROOT, "needs root (the notebook builds Figure 1)")
+    need(os.path.exists(CHROMIUM), "Debian's chromium is needed (apt-get install chromium)")
+    need(shutil.which("dot") is not None, "Graphviz's dot is needed")
+    lab = f"tb{uuid.uuid4().hex[:6]}"
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "nslab", "display_name": "Python 3 (nslab)", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in (
+        f"from nslab_kernel import Lab\nfrom nslab_widgets import NetnsInspector, PingMatrixView, TopologyView\n"
+        f"lab = Lab.load('figure1', backend='netns', lab='{lab}')\nlab.up().summary()",
+        "TopologyView(lab)",
+        "PingMatrixView(lab, run=True)",
+        "NetnsInspector(lab)",
+        "lab.set_forwarding('r2', False)\nbroken = PingMatrixView(lab, run=True)\nbroken.add_class('nslab-broken-matrix')\nbroken",
+    )]
+    nbformat.write(nb, tmp_path / "widgets.ipynb")
+    port, token = free_port(), uuid.uuid4().hex
+    log = open(tmp_path / "jupyter.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp_path}",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+         "--MultiKernelManager.default_kernel_name=nslab"],
+        stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError("JupyterLab did not start: " + (tmp_path / "jupyter.log").read_text()[-2000:])
+                time.sleep(0.3)
+        yield base, token, lab
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_widgets_render_and_respond_in_chromium(jupyter):
+    from playwright.sync_api import sync_playwright
+    base, token, lab = jupyter
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            page.goto(f"{base}/lab/tree/widgets.ipynb?token={token}", wait_until="domcontentloaded")
+            page.wait_for_selector(".jp-Notebook", timeout=90_000)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-mod-idle, "
+                                   "#jp-main-statusbar", timeout=90_000)
+            page.click(".jp-Notebook .jp-Cell .jp-InputArea-editor")
+            page.click("text=Run", timeout=30_000)  # the menu
+            page.click("text=Run All Cells", timeout=30_000)
+
+            # TopologyView: the SVG graph with all 7 nodes and 7 links, labelled
+            page.wait_for_selector(".nslab-topology svg g.node", timeout=120_000)
+            assert page.locator(".nslab-topology svg g.node").count() == 7
+            assert page.locator(".nslab-topology svg g.edge").count() == 7
+            svg_text = page.locator(".nslab-topology svg").first.text_content()
+            for label in ("h1", "r3", "forwarding on", "10.0.12.1/24", "eth3"):
+                assert label in svg_text
+            page.locator(".nslab-topology").first.screenshot(path=str(SHOTS / "topology.png"))
+
+            # PingMatrixView: 7 x 7 = 49 cells (42 probes pairs + 7 on the diagonal), all reachable and green
+            page.wait_for_selector(".nslab-matrix .nslab-cell", timeout=60_000)
+            cells = page.locator(".nslab-matrix .nslab-cell")
+            assert cells.count() == 42
+            assert page.locator(".nslab-matrix .nslab-cell-self").count() == 7
+            assert page.locator(".nslab-matrix .nslab-ok").count() == 42
+            colours = set(cells.evaluate_all("els => els.map(e => getComputedStyle(e).backgroundColor)"))
+            assert colours == {"rgb(45, 164, 78)"}, colours
+            page.locator(".nslab-matrix").first.screenshot(path=str(SHOTS / "matrix.png"))
+
+            # a click on a cell shows that pair's probes
+            page.locator(".cell-h1-h4").first.click()
+            page.wait_for_selector(".nslab-pair", timeout=30_000)
+            details = page.locator(".nslab-matrix-details").first.inner_text()
+            assert "h1 → h4" in details and "10.0.4.2" in details and "ok" in details
+            page.locator(".nslab-matrix-details").first.screenshot(path=str(SHOTS / "matrix-details.png"))
+
+            # NetnsInspector: processes grouped by netns, the host's group first
+            page.wait_for_selector(".nslab-netns.host", timeout=30_000)
+            assert "anfitrión / host" in page.locator(".nslab-netns.host").first.inner_text()
+            # with r2 not forwarding: red where nothing answers, yellow where some addresses do
+            page.wait_for_selector(".nslab-broken-matrix .nslab-cell", timeout=60_000)
+            broken = page.locator(".nslab-broken-matrix .nslab-cell")
+            seen = dict(broken.evaluate_all(
+                "els => els.map(e => [Array.from(e.classList).find(c => c.startsWith('cell-')), "
+                "getComputedStyle(e).backgroundColor])"))
+            rgb = {"ok": "rgb(45, 164, 78)", "partial": "rgb(212, 167, 44)", "failed": "rgb(207, 34, 46)"}
+            expected = expected_pair_states()
+            assert {k: v for k, v in seen.items()} == {f"cell-{s}-{d}": rgb[st] for (s, d), st in expected.items()}
+            assert {"partial", "failed", "ok"} <= set(expected.values())
+            page.locator(".nslab-broken-matrix").first.screenshot(path=str(SHOTS / "matrix-broken.png"))
+            page.screenshot(path=str(SHOTS / "notebook.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (SHOTS / "matrix.png").stat().st_size > 1000
+
+
+def expected_pair_states() -> dict[tuple[str, str], str]:
+    """Figure 1 with r2 not forwarding, per pair, from the model (independent of the browser)."""
+    from nslab_kernel import load
+    from nslab_kernel.routing import Forwarder
+    from nslab_kernel.topology import Node, Topology
+    topo = load("figure1")
+    nodes = tuple(Node(n.name, n.kind, n.forwarding and n.name != "r2", n.routes) for n in topo.nodes)
+    model = Forwarder(Topology(topo.name, nodes, topo.links))
+    out = {}
+    for s in topo.node_names:
+        for d in topo.node_names:
+            if s != d:
+                oks = [model.reachable(s, a.ip) for a in topo.addresses_of(d)]
+                out[(s, d)] = "ok" if all(oks) else "failed" if not any(oks) else "partial"
+    return out
