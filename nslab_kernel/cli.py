@@ -177,8 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab_opt(p)
     p.set_defaults(func=cmd_exec)
 
-    from . import checker, doctor, images
-    for module in (images, checker, doctor):
+    from . import checker, doctor, explain, images
+    for module in (images, checker, doctor, explain):
         module.add_cli(sub, lab_opt)
     return parser
 

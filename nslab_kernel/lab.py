@@ -23,6 +23,7 @@ from .inspect import LabState, read_lab_state
 
 if False:  # typing only
     from .checker import CheckReport
+    from .explain import Explanation
 from .probe import ping_matrix
 from .results import PingMatrix
 from .routing import Forwarder
@@ -341,6 +342,12 @@ class Lab:
         from .checker import SECTIONS, check
         return check(self.topology, sections or SECTIONS, matrix=matrix,
                      probe=None if only else (lambda: self.ping_matrix()), only=only)
+
+    def explain(self, source: str, destination: str, lang: str = "es") -> "Explanation":
+        """Why ``source`` can or cannot reach ``destination`` (a node or an address), hop by hop,
+        from the live state and the kernel's own route lookups; with the fix."""
+        from .explain import explain
+        return explain(self.topology, self.backend.kernel_view(self.topology, self.state()), source, destination, lang)
 
     def status(self) -> dict[str, Any]:
         """The lab's nodes and whether each exists as nslab created it."""

@@ -73,6 +73,12 @@ class Backend(ABC):
     def remove(self, record: "Record") -> list["Step"]:
         """Remove exactly what ``record`` lists and can be proved to be nslab's."""
 
+    def kernel_view(self, topo: "Topology", state):
+        """Route lookups for ``explain``: the kernel's own, in each node's namespace."""
+        from ..explain import NetnsView
+        return NetnsView(topo, {n: (self.handle(topo, n).netns, self.handle(topo, n).path) for n in topo.node_names},
+                         state)
+
     @abstractmethod
     def exec(self, topo: "Topology", node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
         """Run a command inside the node and return its output and exit status."""

@@ -1,0 +1,394 @@
+"""Why can A not reach B?  Walk the live state hop by hop, there and back, and say.
+
+At each namespace the route is the one the *kernel* chooses (a route lookup
+over netlink, with the input interface and source address for a forwarded
+packet, as ``ip route get`` does); nslab does not reimplement it.  Around the
+lookup the walk checks what students get wrong: an interface or link down, an
+address in the wrong subnet, a next hop nobody on the link has, a router that
+does not forward, no route onward, no route back.  The first break is reported
+in plain words (Spanish or English) with the node, the interface or route, and
+the commands that fix it.  The result is data: the widgets draw its hops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import ipaddress
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Protocol
+
+from .state import LabState, NodeState
+from .topology import Route, Topology
+
+MAX_HOPS = 64
+CAUSES = ("ok", "no_route_at_source", "not_forwarding", "no_route_onward", "no_return_route", "link_down",
+          "wrong_subnet", "next_hop_missing", "node_missing")
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What the kernel's route lookup answered in one namespace."""
+
+    error: int = 0  # errno (0: a route was found)
+    kind: str = "unicast"  # unicast, local, unreachable, ...
+    oif: str | None = None
+    gateway: str | None = None
+    prefsrc: str | None = None
+    route: str = ""  # the chosen route, in ip's words (as far as the lookup tells)
+
+
+class KernelView(Protocol):
+    """What the walk needs: the lab's state, and the route lookup of one namespace."""
+
+    state: LabState
+
+    def route_get(self, node: str, dst: str, src: str | None = None, iif: str | None = None) -> Lookup: ...
+
+
+@dataclass(frozen=True)
+class Hop:
+    node: str
+    direction: str  # "forward" or "reply"
+    iif: str | None
+    oif: str | None
+    next_hop: str | None
+    route: str
+
+
+@dataclass
+class Explanation:
+    source: str
+    destination: str
+    address: str
+    ok: bool
+    cause: str
+    node: str | None = None  # where it breaks
+    detail: str = ""  # the interface or route concerned
+    message: str = ""
+    fix: list[str] = field(default_factory=list)
+    hops: list[Hop] = field(default_factory=list)  # forward, then reply
+    lang: str = "es"
+
+    @property
+    def broken_at(self) -> str | None:
+        return None if self.ok else self.node
+
+    @property
+    def summary(self) -> str:
+        return self.message
+
+    def path(self, direction: str = "forward") -> list[str]:
+        nodes = [h.node for h in self.hops if h.direction == direction]
+        return nodes
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["broken_at"] = self.broken_at
+        return d
+
+    def __str__(self) -> str:
+        lines = [self.message]
+        there = " -> ".join(self.path("forward"))
+        back = " -> ".join(self.path("reply"))
+        if there:
+            lines.append(("  ida: " if self.lang == "es" else "  there: ") + there)
+        if back:
+            lines.append(("  vuelta: " if self.lang == "es" else "  back: ") + back)
+        for cmd in self.fix:
+            lines.append(("  arreglo: " if self.lang == "es" else "  fix: ") + cmd)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        colour = "#1a7f37" if self.ok else "#cf222e"
+        fixes = "".join(f"<li><code>{html.escape(c)}</code></li>" for c in self.fix)
+        label = "Para arreglarlo" if self.lang == "es" else "To fix it"
+        hops = " → ".join(html.escape(h) for h in self.path("forward"))
+        back = " → ".join(html.escape(h) for h in self.path("reply"))
+        return (f"<div class='nslab-explain' data-cause='{self.cause}' data-node='{html.escape(self.node or '')}'>"
+                f"<div style='color:{colour}'><b>{html.escape(self.message)}</b></div>"
+                f"<div>{'ida' if self.lang == 'es' else 'there'}: {hops}</div>"
+                + (f"<div>{'vuelta' if self.lang == 'es' else 'back'}: {back}</div>" if back else "")
+                + (f"<div>{label}:<ul>{fixes}</ul></div>" if fixes else "") + "</div>")
+
+
+MESSAGES = {
+    "ok": ("{src} alcanza {addr} ({dst}).", "{src} reaches {addr} ({dst})."),
+    "no_route_at_source": ("{node} no tiene ruta hacia {addr}: el paquete ni siquiera sale.",
+                           "{node} has no route to {addr}: the packet never leaves."),
+    "not_forwarding": ("{node} recibe el paquete por {detail} pero no reenvía (net.ipv4.ip_forward = 0).",
+                       "{node} receives the packet on {detail} but does not forward (net.ipv4.ip_forward = 0)."),
+    "no_route_onward": ("{node} reenvía, pero no tiene ruta hacia {addr}.",
+                        "{node} forwards, but has no route to {addr}."),
+    "no_return_route": ("La ida llega a {dst}, pero la respuesta no vuelve: {node} no tiene ruta hacia {back}.",
+                        "The packet reaches {dst}, but the reply cannot come back: {node} has no route to {back}."),
+    "link_down": ("El enlace por {detail} está caído: el paquete de {src} hacia {addr} se pierde en {node}.",
+                  "The link through {detail} is down: the packet from {src} to {addr} is lost at {node}."),
+    "wrong_subnet": ("{detail}: la dirección está en otra subred que la del enlace.",
+                     "{detail}: the address is in another subnet than the link's."),
+    "next_hop_missing": ("{node} envía hacia {addr} {detail}, pero en ese enlace nadie tiene esa dirección.",
+                         "{node} sends towards {addr} {detail}, but nobody on that link has that address."),
+    "node_missing": ("El nodo {node} no existe (su netns no está): no se puede seguir.",
+                     "Node {node} does not exist (its netns is missing): the walk cannot go on."),
+}
+REPLY = ("De vuelta: ", "On the way back: ")
+
+
+def _ips(node: NodeState) -> set[str]:
+    return {a.split("/")[0] for i in node.interfaces for a in i.addresses}
+
+
+class Walker:
+    def __init__(self, topo: Topology, view: KernelView, lang: str = "es"):
+        self.topo = topo
+        self.view = view
+        self.state = view.state
+        self.lang = "en" if lang == "en" else "es"
+
+    # --- fixes, from the topology (the target) ------------------------------------------------------
+    def _ns(self, node: str) -> str:
+        return self.topo.netns_name(node)
+
+    def _topology_route(self, node: str, address: str) -> Route | None:
+        ip = ipaddress.IPv4Address(address)
+        best = None
+        for r in self.topo.node(node).routes:
+            if ip in r.dst and (best is None or r.dst.prefixlen > best.dst.prefixlen):
+                best = r
+        return best
+
+    def _route_cmd(self, node: str, route: Route, verb: str = "add") -> str:
+        dst = "default" if route.is_default else str(route.dst)
+        return f"ip -n {self._ns(node)} route {verb} {dst} via {route.via}" + (f" dev {route.dev}" if route.dev else "")
+
+    def _missing_routes(self, node: str, only_if: str | None = None) -> list[str]:
+        live = {r.dst for r in self.state.nodes[node].routes if r.gateway}
+        out = []
+        for r in self.topo.node(node).routes:
+            dst = "default" if r.is_default else str(r.dst)
+            if dst in live:
+                continue
+            if only_if is not None:
+                end = next((e for e in self.topo.endpoints_of(node) if e.address is not None and r.via in e.address.network), None)
+                if end is None or end.ifname != only_if:
+                    continue
+            out.append(self._route_cmd(node, r))
+        return out
+
+    def _interface_fix(self, node: str, ifname: str) -> list[str]:
+        """Bring an interface back to the topology: up, its address, and the routes that went with them."""
+        st = self.state.nodes[node]
+        iface = st.interface(ifname)
+        end = next((e for e in self.topo.endpoints_of(node) if e.ifname == ifname), None)
+        ns = self._ns(node)
+        fix = []
+        if end is not None and end.address is not None and iface is not None:
+            for have in iface.addresses:
+                if have != str(end.address):
+                    fix.append(f"ip -n {ns} addr del {have} dev {ifname}")
+            if str(end.address) not in iface.addresses:
+                fix.append(f"ip -n {ns} addr add {end.address} dev {ifname}")
+        if iface is not None and not iface.up:
+            fix.append(f"ip -n {ns} link set {ifname} up")
+        return fix + self._missing_routes(node, None if any("addr" in f for f in fix) else ifname)
+
+    # --- the walk ------------------------------------------------------------------------------------
+    def _wrong_subnet(self, node: str, ifname: str) -> str | None:
+        iface = self.state.nodes[node].interface(ifname)
+        end = next((e for e in self.topo.endpoints_of(node) if e.ifname == ifname), None)
+        if iface is None or end is None or end.address is None:
+            return None
+        net = end.address.network
+        for have in iface.addresses:
+            if ipaddress.IPv4Interface(have).network != net:
+                return have
+        return None
+
+    def _fail(self, cause: str, node: str | None, detail: str, fix: list[str], hops: list[Hop], ctx: dict,
+              reply: bool = False) -> Explanation:
+        direction = "reply" if reply else "forward"
+        if node is not None and not (hops and hops[-1].node == node and hops[-1].direction == direction):
+            hops.append(Hop(node, direction, None, None, None, cause))  # where it stops is on the path
+        template = MESSAGES[cause][0 if self.lang == "es" else 1]
+        message = template.format(node=node, detail=detail, **ctx)
+        if reply and cause not in ("no_return_route",):
+            message = REPLY[0 if self.lang == "es" else 1] + message
+        return Explanation(ctx["src"], ctx["dst"], ctx["addr"], False, cause, node, detail, message, fix, hops, self.lang)
+
+    def walk(self, start: str, target: str, src_ip: str | None, direction: str, hops: list[Hop],
+             ctx: dict) -> tuple[Explanation | None, str | None, str | None]:
+        """Follow a packet from ``start`` to ``target``; (failure, node reached, source address used)."""
+        node, iif = start, None
+        reply = direction == "reply"
+        for _ in range(MAX_HOPS):
+            st = self.state.nodes.get(node)
+            if st is None or not st.exists:
+                return self._fail("node_missing", node, "", [f"nslab up  # or: ip netns add {self._ns(node)}"],
+                                  hops, ctx, reply), None, src_ip
+            if target in _ips(st):
+                hops.append(Hop(node, direction, iif, None, None, "local"))
+                return None, node, src_ip
+            if iif is not None and not st.forwarding:
+                hops.append(Hop(node, direction, iif, None, None, "not forwarded"))
+                return self._fail("not_forwarding", node, f"{node}:{iif}",
+                                  [f"ip netns exec {self._ns(node)} sysctl -w net.ipv4.ip_forward=1"], hops, ctx, reply), None, src_ip
+            look = self.view.route_get(node, target, src_ip if iif else None, iif)
+            if look.error or look.kind not in ("unicast", "local"):
+                # a route of the topology that is gone because its interface is down or misaddressed?
+                want = self._topology_route(node, target)
+                for end in self.topo.endpoints_of(node):
+                    if end.address is None:
+                        continue
+                    bad = self._wrong_subnet(node, end.ifname)
+                    iface = st.interface(end.ifname)
+                    # the interface the topology would use: the gateway's, or the destination's own subnet
+                    relevant = ((want is not None and want.via in end.address.network)
+                                or ipaddress.IPv4Address(target) in end.address.network)
+                    if relevant and iface is not None and not iface.up:
+                        return self._fail("link_down", node, f"{node}:{end.ifname}", self._interface_fix(node, end.ifname),
+                                          hops, ctx, reply), None, src_ip
+                    if relevant and bad:
+                        return self._fail("wrong_subnet", node, f"{node}:{end.ifname} {bad} (≠ {end.address})",
+                                          self._interface_fix(node, end.ifname), hops, ctx, reply), None, src_ip
+                fix = [self._route_cmd(node, want)] if want is not None else []
+                if iif is None and not reply:
+                    cause = "no_route_at_source"
+                elif reply:
+                    cause = "no_return_route"
+                else:
+                    cause = "no_route_onward"
+                return self._fail(cause, node, str(want or target), fix, hops, ctx, reply), None, src_ip
+            if src_ip is None:
+                src_ip = look.prefsrc
+            oif = look.oif
+            iface = st.interface(oif) if oif else None
+            next_hop = look.gateway or target
+            hops.append(Hop(node, direction, iif, oif, next_hop, look.route))
+            if iface is None:
+                return self._fail("next_hop_missing", node, f"via {next_hop}", [], hops, ctx, reply), None, src_ip
+            if not iface.up:
+                return self._fail("link_down", node, f"{node}:{oif}", self._interface_fix(node, oif), hops, ctx, reply), None, src_ip
+            peer = iface.peer
+            if not peer:
+                return self._fail("next_hop_missing", node, f"via {next_hop} dev {oif} (no peer)", [], hops, ctx, reply), None, src_ip
+            pnode, pif = peer.split(":", 1)
+            pstate = self.state.nodes[pnode]
+            piface = pstate.interface(pif)
+            if not iface.carrier or piface is None or not piface.up:
+                return self._fail("link_down", node, f"{pnode}:{pif}", self._interface_fix(pnode, pif), hops, ctx, reply), None, src_ip
+            bad_here = self._wrong_subnet(node, oif)
+            if bad_here:
+                return self._fail("wrong_subnet", node, f"{node}:{oif} {bad_here}", self._interface_fix(node, oif),
+                                  hops, ctx, reply), None, src_ip
+            if next_hop not in {a.split("/")[0] for a in piface.addresses}:
+                bad_peer = self._wrong_subnet(pnode, pif)
+                if bad_peer:
+                    end = next(e for e in self.topo.endpoints_of(pnode) if e.ifname == pif)
+                    return self._fail("wrong_subnet", pnode, f"{pnode}:{pif} {bad_peer} (≠ {end.address})",
+                                      self._interface_fix(pnode, pif), hops, ctx, reply), None, src_ip
+                want = self._topology_route(node, target)
+                fix = [self._route_cmd(node, want, "replace")] if want is not None and str(want.via) != next_hop else []
+                if not fix:
+                    fix = self._interface_fix(pnode, pif)
+                return self._fail("next_hop_missing", node, f"via {next_hop} dev {oif} ({pnode}:{pif} has "
+                                  f"{', '.join(piface.addresses) or 'no address'})", fix, hops, ctx, reply), None, src_ip
+            node, iif = pnode, pif
+        return self._fail("no_route_onward", node, "TTL", [], hops, ctx, reply), None, src_ip
+
+    def explain(self, source: str, destination: str) -> Explanation:
+        self.topo.node(source)
+        targets: list[tuple[str, str]]
+        try:
+            ipaddress.IPv4Address(destination)
+            owner = self.topo.owner_of(ipaddress.IPv4Address(destination))
+            targets = [(owner.node if owner else destination, destination)]
+        except ValueError:
+            self.topo.node(destination)
+            targets = [(destination, str(a.ip)) for a in self.topo.addresses_of(destination)]
+        first_ok = None
+        for dst_node, address in targets:
+            result = self._one(source, dst_node, address)
+            if not result.ok:
+                return result
+            first_ok = first_ok or result
+        assert first_ok is not None
+        return first_ok
+
+    def _one(self, source: str, dst_node: str, address: str) -> Explanation:
+        ctx = {"src": source, "dst": dst_node, "addr": address, "back": ""}
+        hops: list[Hop] = []
+        failure, reached, src_ip = self.walk(source, address, None, "forward", hops, ctx)
+        if failure is not None:
+            return failure
+        if reached == source:
+            return Explanation(source, dst_node, address, True, "ok", None, "", MESSAGES["ok"][self.lang == "en"].format(**ctx),
+                               [], hops, self.lang)
+        ctx["back"] = src_ip or "?"
+        failure, _reached, _ = self.walk(reached or dst_node, src_ip or "", address, "reply", hops, ctx)
+        if failure is not None:
+            return failure
+        return Explanation(source, dst_node, address, True, "ok", None, "", MESSAGES["ok"][self.lang == "en"].format(**ctx),
+                           [], hops, self.lang)
+
+
+def explain(topo: Topology, view: KernelView, source: str, destination: str, lang: str = "es") -> Explanation:
+    return Walker(topo, view, lang).explain(source, destination)
+
+
+# --- the kernel's answer, for namespaces (netns and LXD backends) -------------------------------------------
+
+class NetnsView:
+    """Route lookups asked of the kernel inside each namespace (``ip route get``, over netlink)."""
+
+    def __init__(self, topo: Topology, handles: dict[str, tuple[str, str]], state: LabState):
+        self.topo = topo
+        self.handles = handles
+        self.state = state
+
+    def route_get(self, node: str, dst: str, src: str | None = None, iif: str | None = None) -> Lookup:
+        from pyroute2.netlink.exceptions import NetlinkError
+        from . import netconf
+
+        def ask(ns: netconf.Netns, _key: str) -> Lookup:
+            kwargs: dict = {"dst": dst}
+            if iif is not None:
+                idx = ns.index(iif)
+                if idx is None:
+                    return Lookup(error=19)
+                kwargs["iif"] = idx
+                if src:
+                    kwargs["src"] = src
+            try:
+                msg = ns.ipr.route("get", **kwargs)[0]
+            except NetlinkError as exc:
+                return Lookup(error=exc.code)
+            names = {l["index"]: l.get("IFLA_IFNAME") for l in ns.ipr.get_links()}
+            kinds = {1: "unicast", 2: "local", 3: "broadcast", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
+            oif = names.get(msg.get("RTA_OIF"))
+            gw = msg.get("RTA_GATEWAY")
+            text = f"{dst} via {gw} dev {oif}" if gw else f"{dst} dev {oif}"
+            return Lookup(0, kinds.get(msg["type"], str(msg["type"])), oif, gw, msg.get("RTA_PREFSRC"), text)
+
+        return netconf.for_each_netns({node: self.handles[node]}, ask)[node]
+
+
+def add_cli(sub: argparse._SubParsersAction, lab_opt: Callable) -> None:
+    p = sub.add_parser("explain", help="why SRC cannot reach DST (a node or an address), hop by hop")
+    p.add_argument("source")
+    p.add_argument("destination")
+    lab_opt(p)
+    p.add_argument("--lang", choices=["es", "en"], default="es")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd)
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    from .lab import Lab, only_lab
+    lab = Lab.open(args.lab or only_lab())
+    result = lab.explain(args.source, args.destination, lang=args.lang)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result)
+    return 0 if result.ok else 1
+
+
+__all__ = ["CAUSES", "Explanation", "Hop", "KernelView", "Lookup", "NetnsView", "explain"]
