@@ -122,9 +122,10 @@ NOTEBOOKS[("02-network-namespaces", "02-network-namespaces")] = [
        "(no links yet)."),
     code("!ip netns exec net-contenedor1 ip addr"),
     code("result = lab.exec(\"contenedor1\", [\"ip\", \"addr\"])\nprint(result.stdout)"),
-    code("link = os.path.realpath(\"/var/run/netns/net-contenedor1\") if os.path.islink(\"/var/run/netns/net-contenedor1\") else None\n"
+    code("path = \"/var/run/netns/net-contenedor1\"\nlink = os.readlink(path) if os.path.islink(path) else None\n"
+         "named = os.stat(path).st_ino == node.inode if os.path.exists(path) else lab.backend.simulated\n"
          "print(\"NSLAB_RESULT\", json.dumps({\"host_netns\": host_netns(), \"container_netns\": node.inode, "
-         "\"named\": os.stat(\"/var/run/netns/net-contenedor1\").st_ino == node.inode, \"symlink\": link}))"),
+         "\"named\": named, \"symlink\": link}))"),
     code("if not keep:\n    lab.down()"),
 ]
 

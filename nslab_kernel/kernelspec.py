@@ -32,6 +32,7 @@ def spec(use_sudo: bool = False) -> dict:
 def install(use_sudo: bool = False, prefix: str | None = None, user: bool = False) -> str:
     from jupyter_client.kernelspec import KernelSpecManager
     with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)  # the spec is copied with its folder's mode: every user must be able to read it
         with open(os.path.join(tmp, "kernel.json"), "w") as fh:
             json.dump(spec(use_sudo), fh, indent=1)
         return KernelSpecManager().install_kernel_spec(tmp, kernel_name=NAME, user=user,

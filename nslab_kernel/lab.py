@@ -16,19 +16,19 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Sequence
 
-from . import netconf, records, topology as topo_mod
+from . import records, topology as topo_mod
 from .backends import Backend, ExecResult, get_backend
+from .backends.base import NodeWork
 from .errors import BackendError, InputError, LabBusy, LabNotFound, RecordError
-from .inspect import LabState, read_lab_state
+from .state import LabState
 
 if False:  # typing only
     from .checker import CheckReport
     from .explain import Explanation
-from .probe import ping_matrix
 from .results import PingMatrix
 from .routing import Forwarder
-from .steps import Report, Step
-from .topology import Endpoint, IPv4Addr, Link, Topology
+from .steps import Report
+from .topology import Endpoint, Link, Topology
 
 STAGES = ("nodes", "links", "addresses", "forwarding", "routes")
 
@@ -102,11 +102,7 @@ class Lab:
         return record
 
     def _handles(self, nodes: Iterable[str]) -> dict[str, tuple[str, str]]:
-        out = {}
-        for node in nodes:
-            h = self.backend.handle(self.topology, node)
-            out[node] = (h.netns, h.path)
-        return out
+        return self.backend.handles(self.topology, nodes)
 
     # --- applying ----------------------------------------------------------------------------
     def up(self, progress: Callable[[str, int, int], None] | None = None,
@@ -156,39 +152,25 @@ class Lab:
             involved = set(nodes) | {e.node for link in links for e in link.endpoints} | {e.node for e in ends}
             if set(stages) - {"nodes"}:
                 self._require_nodes(record, involved)
-            handles = self._handles(involved)
             if "links" in stages and links:
-                by_a: dict[str, list[Link]] = {}
-                for link in links:
-                    by_a.setdefault(link.a.node, []).append(link)
                 record.append_many([{"t": "veth", "a": str(link.a), "b": str(link.b)} for link in links
                                     if not any(r.get("t") == "veth" and r.get("a") == str(link.a)
                                                for r in record.resources)])
-
-                def make_links(ns: netconf.Netns, node: str) -> list[Step]:
-                    return netconf.veths(ns, [(link.a.ifname, handles[link.b.node][0], handles[link.b.node][1],
-                                               link.b.ifname) for link in by_a[node]])
-
-                report.add(_flatten(netconf.for_each_netns({n: handles[n] for n in by_a}, make_links)))
-            config = [s for s in ("addresses", "forwarding", "routes") if s in stages]
-            if config:
+                report.add(self.backend.make_links(topo, list(links)))
+            if {"addresses", "forwarding", "routes"} & set(stages):
                 ends_of: dict[str, list[Endpoint]] = {n: [] for n in nodes}
                 if "addresses" in stages:
                     for end in ends:
                         ends_of.setdefault(end.node, []).append(end)
                 if "forwarding" not in stages and "addresses" not in stages:
                     ends_of = {n: [] for n in nodes if topo.node(n).routes}
-
-                def configure(ns: netconf.Netns, node: str) -> list[Step]:
-                    own = node in nodes
-                    return netconf.converge(
-                        ns,
-                        lo="addresses" in stages and own,
-                        ends=[(e.ifname, e.address) for e in ends_of.get(node, [])],
-                        forwarding_flag=topo.node(node).forwarding if "forwarding" in stages and own else None,
-                        wanted_routes=list(topo.node(node).routes) if "routes" in stages and own else None)
-
-                report.add(_flatten(netconf.for_each_netns({n: handles[n] for n in ends_of}, configure)))
+                work = {node: NodeWork(
+                    lo="addresses" in stages and node in nodes,
+                    ends=tuple((e.ifname, e.address) for e in ends_of.get(node, [])),
+                    forwarding=topo.node(node).forwarding if "forwarding" in stages and node in nodes else None,
+                    routes=tuple(topo.node(node).routes) if "routes" in stages and node in nodes else None)
+                    for node in ends_of}
+                report.add(self.backend.converge(topo, work))
         return report
 
     def down(self) -> Report:
@@ -234,8 +216,7 @@ class Lab:
         report = Report(f"set forwarding {node}")
         with records.lock(self.name):
             self._require_up(node)
-            report.add(_flatten(netconf.for_each_netns(self._handles([node]),
-                                                       lambda ns, _n: [netconf.forwarding(ns, enabled)])))
+            report.add(self.backend.one_change(self.topology, node, "forwarding", enabled))
         self._changed()
         return report
 
@@ -254,11 +235,7 @@ class Lab:
         report = Report(f"delete route {node}")
         with records.lock(self.name):
             self._require_up(node)
-
-            def work(ns: netconf.Netns, _n: str) -> list[Step]:
-                return [netconf.delete_route(ns, route)]
-
-            report.add(_flatten(netconf.for_each_netns(self._handles([node]), work)))
+            report.add(self.backend.one_change(self.topology, node, "delete_route", route))
         self._changed()
         return report
 
@@ -269,8 +246,7 @@ class Lab:
         report = Report(f"delete link {link}")
         with records.lock(self.name):
             self._require_up(node)
-            report.add(_flatten(netconf.for_each_netns(self._handles([node]),
-                                                       lambda ns, _n: [netconf.delete_link(ns, ifname)])))
+            report.add(self.backend.one_change(self.topology, node, "delete_link", ifname))
         self._changed()
         return report
 
@@ -328,19 +304,18 @@ class Lab:
         record = self._record(create=False)
         if record is None:
             raise LabNotFound(f"lab '{self.name}' is not up; run lab.up() first")
-        handles = self._handles(self.topology.node_names)
-        return ping_matrix(self.name, handles, self.targets(), timeout, self.expected)
+        return self.backend.probe(self.topology, self.targets(), timeout, self.expected)
 
     def state(self) -> LabState:
         """The live kernel state of every node (interfaces, veth peers, addresses, routes, forwarding)."""
-        return read_lab_state(self.name, self._handles(self.topology.node_names))
+        return self.backend.read_state(self.topology)
 
     def check(self, sections: Sequence[str] | None = None, matrix: PingMatrix | None = None,
               only: Sequence[str] | None = None) -> "CheckReport":
         """Grade the live lab against the topology (all sections, or only those asked;
         ``only``: just these nodes and the links between them)."""
         from .checker import SECTIONS, check
-        return check(self.topology, sections or SECTIONS, matrix=matrix,
+        return check(self.topology, sections or SECTIONS, state=self.state(), matrix=matrix,
                      probe=None if only else (lambda: self.ping_matrix()), only=only)
 
     def explain(self, source: str, destination: str, lang: str = "es") -> "Explanation":
@@ -370,10 +345,6 @@ class Lab:
             import shlex
             argv = shlex.split(argv)
         return self.backend.exec(self.topology, node, list(argv), timeout)
-
-
-def _flatten(results: dict[str, list[Step]]) -> list[Step]:
-    return [step for steps in results.values() for step in steps]
 
 
 def only_lab() -> str:

@@ -28,7 +28,14 @@ DEFAULT_STATE_DIR = "/var/lib/nslab"
 
 
 def state_dir() -> Path:
-    return Path(os.environ.get("NSLAB_STATE_DIR", DEFAULT_STATE_DIR))
+    """$NSLAB_STATE_DIR; else /var/lib/nslab for root, and a folder of one's own for other users
+    (who can only run the simulated backend, or read)."""
+    if os.environ.get("NSLAB_STATE_DIR"):
+        return Path(os.environ["NSLAB_STATE_DIR"])
+    if os.geteuid() == 0:
+        return Path(DEFAULT_STATE_DIR)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "nslab"
 
 
 def labs_dir() -> Path:

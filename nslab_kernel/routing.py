@@ -10,6 +10,7 @@ work.  Pure Python: no kernel access.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .topology import DEFAULT_NET, IPv4Addr, Route
@@ -76,36 +77,64 @@ def auto_routes(topo: "Topology") -> dict[str, list[Route]]:
     return routes
 
 
-class Forwarder:
-    """The declared topology indexed for forwarding questions.
+@dataclass(frozen=True)
+class Parts:
+    """A network as the forwarding model needs it (the declared topology, or a simulated live state).
 
-    It models what the kernel does for the lab's IPv4 unicast: connected routes,
-    static routes by longest-prefix match, the forwarding flag of each node, and
-    delivery to any local address (Linux's weak host model).  Addresses are kept
-    as integers and lookups memoised: a 52-node matrix (5,000 probes over paths of
-    50 hops) is answered in well under a second.
+    ``ends``: (node, ifname, address or None, up, peer (node, ifname) or None) for every interface;
+    ``routes``: the static routes present per node; ``forwards``: the forwarding flag per node;
+    ``rp_filter``: 0 (off), 1 (strict) or 2 (loose), as lab namespaces inherit it from the host.
     """
 
-    def __init__(self, topo: "Topology"):
-        self.topo = topo
-        # per node: (ifname, network int, mask int, prefixlen, own address int)
-        self.ends: dict[str, list[tuple[str, int, int, int, int]]] = {n: [] for n in topo.node_names}
-        self.peer: dict[tuple[str, str], tuple[str, int | None, int | None]] = {}  # -> (node, net, mask)
-        self.owner: dict[int, str] = {}
+    nodes: tuple[str, ...]
+    ends: tuple[tuple, ...]
+    routes: dict
+    forwards: dict
+    rp_filter: int = 0
+
+    @classmethod
+    def of(cls, topo: "Topology") -> "Parts":
+        ends = []
         for link in topo.links:
             for end, other in ((link.a, link.b), (link.b, link.a)):
-                if end.address is not None:
-                    net = end.address.network
-                    self.ends[end.node].append((end.ifname, int(net.network_address), int(net.netmask),
-                                                net.prefixlen, int(end.address.ip)))
-                    self.owner[int(end.address.ip)] = end.node
-                onet = other.address.network if other.address is not None else None
-                self.peer[(end.node, end.ifname)] = (other.node, int(onet.network_address) if onet else None,
-                                                     int(onet.netmask) if onet else None)
-        self.forwards = {n.name: n.forwarding for n in topo.nodes}
-        self.routes = {n.name: sorted(((int(r.dst.network_address), int(r.dst.netmask), r.dst.prefixlen,
-                                        int(r.via), r.dev) for r in n.routes), key=lambda t: -t[2])
-                       for n in topo.nodes}
+                ends.append((end.node, end.ifname, end.address, True, (other.node, other.ifname)))
+        return cls(tuple(topo.node_names), tuple(ends), {n.name: tuple(n.routes) for n in topo.nodes},
+                   {n.name: n.forwarding for n in topo.nodes})
+
+
+class Forwarder:
+    """A network indexed for forwarding questions, as the kernel answers them.
+
+    It models the lab's IPv4 unicast: connected routes of interfaces that are up,
+    static routes by longest-prefix match (the gateway resolved on a connected,
+    up interface), the forwarding flag of each node, ARP on a veth (a next hop
+    must be an address of the node at the other end, which must be up), delivery
+    to any local address (Linux's weak host model), the reply's way back, and
+    reverse-path filtering.  Addresses are integers and lookups memoised: a
+    52-node matrix (5,000 probes over 50 hops) takes well under a second.
+    """
+
+    def __init__(self, topo: "Topology | None" = None, parts: Parts | None = None):
+        parts = parts if parts is not None else Parts.of(topo)  # type: ignore[arg-type]
+        self.topo = topo
+        self.rp_filter = parts.rp_filter
+        # per node, up interfaces with an address: (ifname, network int, mask int, prefixlen, own address int)
+        self.ends: dict[str, list[tuple[str, int, int, int, int]]] = {n: [] for n in parts.nodes}
+        self.peer: dict[tuple[str, str], str | None] = {}
+        up = {(e[0], e[1]): e[3] for e in parts.ends}
+        self.owner: dict[int, str] = {}
+        for node, ifname, address, is_up, peer in parts.ends:
+            if is_up and address is not None:
+                net = address.network
+                self.ends[node].append((ifname, int(net.network_address), int(net.netmask), net.prefixlen,
+                                        int(address.ip)))
+                self.owner[int(address.ip)] = node
+            carrier = is_up and peer is not None and up.get((peer[0], peer[1]), False)
+            self.peer[(node, ifname)] = peer[0] if carrier else None
+        self.forwards = dict(parts.forwards)
+        self.routes = {n: sorted(((int(r.dst.network_address), int(r.dst.netmask), r.dst.prefixlen,
+                                   int(r.via), r.dev) for r in parts.routes.get(n, ())), key=lambda t: -t[2])
+                       for n in parts.nodes}
         self._fib: dict[tuple[str, int], tuple[str, int] | None] = {}
         self._transit: dict[tuple[str, int], bool] = {}
 
@@ -133,40 +162,55 @@ class Forwarder:
         hop = self.lookup_int(node, int(dst))
         return (hop[0], IPv4Addr(hop[1])) if hop else None
 
-    def _next(self, node: str, dst: int) -> str | None:
-        """The node a packet for ``dst`` goes to from ``node``, or None where it is dropped."""
+    def _next(self, node: str, dst: int) -> tuple[str, str] | None:
+        """(next node, outgoing ifname) for a packet to ``dst`` at ``node``, or None where it is dropped."""
         hop = self.lookup_int(node, dst)
         if hop is None:
             return None
-        peer, net, mask = self.peer[(node, hop[0])]
-        if net is None or hop[1] & mask != net:
-            return None
-        if hop[1] != dst and self.owner.get(hop[1]) != peer:
-            return None  # the next hop is not the node at the other end of the veth
-        return peer
+        peer = self.peer.get((node, hop[0]))
+        if peer is None or self.owner.get(hop[1]) != peer:
+            return None  # no carrier, or nobody at the other end answers ARP for the next hop
+        return peer, hop[0]
 
-    def _delivered(self, src: str, dst: int) -> bool:
-        if self.owner.get(dst) == src:
+    def _incoming(self, node: str, frm: str) -> str | None:
+        """The interface of ``node`` whose peer is ``frm`` (the one a packet from frm arrives on)."""
+        return next((ifname for (n, ifname), p in self.peer.items() if n == node and p == frm), None)
+
+    def _rp_ok(self, node: str, src: int, iif: str | None) -> bool:
+        if not self.rp_filter or iif is None:
             return True
-        node = self._next(src, dst)
+        back = self.lookup_int(node, src)
+        return back is not None and (self.rp_filter == 2 or back[0] == iif)
+
+    def _delivered(self, src_node: str, dst: int, src_ip: int) -> bool:
+        if self.owner.get(dst) == src_node:
+            return True
+        step = self._next(src_node, dst)
         trail = []
         result = False
+        prev, via_if = src_node, None
         for _ in range(MAX_HOPS):
-            if node is None:
+            if step is None:
                 break
+            node = step[0]
+            iif = self._incoming(node, prev)
             key = (node, dst)
-            if key in self._transit:
+            if not self.rp_filter and key in self._transit:
                 result = self._transit[key]
                 break
             trail.append(key)
+            if not self._rp_ok(node, src_ip, iif):
+                break
             if self.owner.get(dst) == node:
                 result = True
                 break
             if not self.forwards[node]:
                 break
-            node = self._next(node, dst)
-        for key in trail:
-            self._transit[key] = result
+            prev, step = node, self._next(node, dst)
+        if not self.rp_filter:
+            for key in trail:
+                self._transit[key] = result
+        del via_if
         return result
 
     def forward_path(self, src: str, dst: IPv4Addr) -> tuple[list[str], bool]:
@@ -179,31 +223,32 @@ class Forwarder:
                 return path, True
             if node != src and not self.forwards[node]:
                 return path, False
-            nxt = self._next(node, target)
-            if nxt is None:
+            step = self._next(node, target)
+            if step is None:
                 return path, False
-            node = nxt
+            node = step[0]
             path.append(node)
         return path, False
 
-    def source_address(self, node: str, dst: IPv4Addr) -> IPv4Addr | None:
-        hop = self.lookup_int(node, int(dst))
+    def source_int(self, node: str, dst: int) -> int | None:
+        hop = self.lookup_int(node, dst)
         if hop is None:
             return None
-        return next((IPv4Addr(e[4]) for e in self.ends[node] if e[0] == hop[0]), None)
+        return next((e[4] for e in self.ends[node] if e[0] == hop[0]), None)
+
+    def source_address(self, node: str, dst: IPv4Addr) -> IPv4Addr | None:
+        got = self.source_int(node, int(dst))
+        return IPv4Addr(got) if got is not None else None
 
     def reachable(self, src: str, dst: IPv4Addr) -> bool:
         """Would an echo from ``src`` to ``dst`` get its reply?"""
         target = int(dst)
         if self.owner.get(target) == src:
             return True
-        hop = self.lookup_int(src, target)
-        if hop is None:
+        src_ip = self.source_int(src, target)
+        if src_ip is None or not self._delivered(src, target, src_ip):
             return False
-        src_ip = next((e[4] for e in self.ends[src] if e[0] == hop[0]), None)
-        if src_ip is None or not self._delivered(src, target):
-            return False
-        return self._delivered(self.owner[target], src_ip)
+        return self._delivered(self.owner[target], src_ip, target)
 
 
 def forward_path(topo: "Topology", src: str, dst: IPv4Addr) -> tuple[list[str], bool]:

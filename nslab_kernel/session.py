@@ -9,27 +9,20 @@ import atexit
 import weakref
 from typing import Any
 
-from .errors import NslabError, PrivilegeError
 from .lab import Lab
 
 _open: "weakref.WeakSet[Lab]" = weakref.WeakSet()
+SIMULATED_NOTE = ("⚠ Red simulada / simulated network: this machine cannot create network namespaces, so nslab "
+                  "simulates them in Python. Steps, checks, pings and explanations behave as the kernel would; "
+                  "raw commands (!ip ...) cannot run here.")
 
 
 def choose_backend(backend: str = "auto") -> str:
     """``auto``: LXD where it is usable, else plain namespaces, else the simulation."""
-    from .backends import REGISTRY
     if backend != "auto":
         return backend
     from .backends.auto import pick
-    try:
-        return pick()
-    except NslabError as exc:
-        if "sim" not in REGISTRY:
-            raise PrivilegeError(
-                "this machine gives no privileges to create network namespaces (on Binder or a laptop "
-                "without root), and the simulated backend is not available in this version: run the "
-                "notebooks on a Linux machine with sudo, or the kernel 'Python 3 (nslab)'") from exc
-        return "sim"
+    return pick()
 
 
 def open_lab(topology: str, backend: str = "auto", lab: str | None = None, image: str | None = None,
@@ -39,6 +32,8 @@ def open_lab(topology: str, backend: str = "auto", lab: str | None = None, image
     options: dict[str, Any] = {"image": image} if (image and chosen == "lxd") else {}
     result = Lab.load(topology, backend=chosen, lab=lab, **options)
     result.backend.preflight()
+    if chosen == "sim":
+        print(SIMULATED_NOTE)
     if not keep:
         _open.add(result)
     return result

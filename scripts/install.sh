@@ -38,8 +38,10 @@ if [ ${#bench_missing[@]} -gt 0 ]; then
 fi
 
 # --- Python environment ------------------------------------------------------------------------
+# Prefer the distribution's Python: a venv built on it is usable by every user
+# (students, a kernel started through sudo); one under /root would not be.
 PY=python3
-for cand in python3.13 python3.12 python3.11 python3; do
+for cand in /usr/bin/python3 python3.13 python3.12 python3.11 python3; do
   if command -v "$cand" >/dev/null && "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then PY=$cand; break; fi
 done
 stamp="$VENV/.nslab-installed"

@@ -18,7 +18,12 @@ def _lxd(**options) -> Backend:
     return LxdBackend(**options)
 
 
-REGISTRY: dict[str, Callable[..., Backend]] = {"netns": _netns, "lxd": _lxd}
+def _sim(**_options) -> Backend:
+    from .sim import SimBackend
+    return SimBackend()
+
+
+REGISTRY: dict[str, Callable[..., Backend]] = {"netns": _netns, "lxd": _lxd, "sim": _sim}
 
 
 def get_backend(name: str | Backend, **options) -> Backend:
@@ -31,7 +36,7 @@ def get_backend(name: str | Backend, **options) -> Backend:
         factory = REGISTRY[name]
     except KeyError:
         raise InputError(f"unknown backend '{name}'; use one of: auto, {', '.join(REGISTRY)}") from None
-    if name == "netns":
+    if name in ("netns", "sim"):
         return factory()
     return factory(**options)
 

@@ -45,8 +45,27 @@ class ExecResult:
         return self.stdout + self.stderr
 
 
+@dataclass(frozen=True)
+class NodeWork:
+    """What to converge in one node: loopback up, (ifname, address) ends set and up,
+    the forwarding flag, the static routes (None: leave that part alone)."""
+
+    lo: bool = False
+    ends: tuple = ()
+    forwarding: bool | None = None
+    routes: tuple | None = None
+
+
 class Backend(ABC):
+    """How nodes exist (abstract), and how they are configured and read (the kernel's way by default).
+
+    The default configuration methods act through each node's network namespace
+    (netconf, nlbatch, inspect, probe); the LXD backend reuses them unchanged
+    through its netns names, and the simulated backend overrides them.
+    """
+
     name: ClassVar[str]
+    simulated: ClassVar[bool] = False
 
     @property
     def options(self) -> dict:
@@ -72,6 +91,55 @@ class Backend(ABC):
     @abstractmethod
     def remove(self, record: "Record") -> list["Step"]:
         """Remove exactly what ``record`` lists and can be proved to be nslab's."""
+
+    # --- configuration and reading, through the namespaces ------------------------------------------
+    def handles(self, topo: "Topology", nodes) -> dict[str, tuple[str, str]]:
+        out = {}
+        for node in nodes:
+            h = self.handle(topo, node)
+            out[node] = (h.netns, h.path)
+        return out
+
+    def make_links(self, topo: "Topology", links) -> list["Step"]:
+        from .. import netconf
+        handles = self.handles(topo, {e.node for link in links for e in link.endpoints})
+        by_a: dict[str, list] = {}
+        for link in links:
+            by_a.setdefault(link.a.node, []).append(link)
+
+        def make(ns, node: str):
+            return netconf.veths(ns, [(l.a.ifname, handles[l.b.node][0], handles[l.b.node][1], l.b.ifname)
+                                      for l in by_a[node]])
+
+        results = netconf.for_each_netns({n: handles[n] for n in by_a}, make)
+        return [s for steps in results.values() for s in steps]
+
+    def converge(self, topo: "Topology", work: dict[str, NodeWork]) -> list["Step"]:
+        from .. import netconf
+        handles = self.handles(topo, work)
+
+        def configure(ns, node: str):
+            w = work[node]
+            return netconf.converge(ns, lo=w.lo, ends=list(w.ends), forwarding_flag=w.forwarding,
+                                    wanted_routes=None if w.routes is None else list(w.routes))
+
+        results = netconf.for_each_netns(handles, configure)
+        return [s for steps in results.values() for s in steps]
+
+    def one_change(self, topo: "Topology", node: str, change: str, *args) -> "Step":
+        """A single change in one node: ('forwarding', bool), ('delete_route', Route), ('delete_link', ifname)."""
+        from .. import netconf
+        fn = {"forwarding": netconf.forwarding, "delete_route": netconf.delete_route,
+              "delete_link": netconf.delete_link}[change]
+        return netconf.for_each_netns(self.handles(topo, [node]), lambda ns, _n: fn(ns, *args))[node]
+
+    def read_state(self, topo: "Topology"):
+        from ..inspect import read_lab_state
+        return read_lab_state(topo.name, self.handles(topo, topo.node_names))
+
+    def probe(self, topo: "Topology", targets, timeout: float, expected):
+        from ..probe import ping_matrix
+        return ping_matrix(topo.name, self.handles(topo, topo.node_names), targets, timeout, expected)
 
     def kernel_view(self, topo: "Topology", state):
         """Route lookups for ``explain``: the kernel's own, in each node's namespace."""

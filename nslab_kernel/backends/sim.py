@@ -1,0 +1,183 @@
+"""The simulated backend: the same lab, steps and commands, on a pure-Python network.
+
+For Binder, JupyterLite and laptops without root.  It needs no privileges; every
+report says the network is simulated.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Sequence
+
+from ..errors import BackendError, NameClash
+from ..records import Record, labs_dir
+from ..sim import SimError, SimNetwork
+from ..steps import Step
+from ..topology import Topology
+from .base import Backend, ExecResult, NodeHandle, NodeWork
+
+NOTE = "simulated"
+
+
+class SimBackend(Backend):
+    name = "sim"
+    simulated = True
+
+    def preflight(self) -> None:
+        folder = labs_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BackendError(f"the simulated backend keeps its state in {folder}, which cannot be written "
+                               f"({exc.strerror}); set NSLAB_STATE_DIR to a folder of yours") from None
+
+    def _net(self, topo: Topology) -> SimNetwork:
+        return SimNetwork.load(labs_dir() / f"{topo.name}.sim.json")
+
+    def handle(self, topo: Topology, node: str) -> NodeHandle:
+        name = topo.netns_name(node)
+        return NodeHandle(node, name, f"sim:{name}")
+
+    def node_state(self, topo: Topology, record: Record | None, node: str) -> str:
+        return "up" if node in self._net(topo).nodes and record is not None else "missing"
+
+    def create_nodes(self, topo: Topology, record: Record, nodes: Sequence[str], progress=None) -> list[Step]:
+        net = self._net(topo)
+        steps = []
+        new = [n for n in nodes if n not in net.nodes]
+        record.append_many([{"t": "sim-node", "name": topo.netns_name(n), "node": n} for n in new])
+        for node in nodes:
+            changed = net.add_node(node)
+            steps.append(Step("netns", node, f"ip netns add {topo.netns_name(node)}", changed, NOTE))
+            if progress:
+                progress(node)
+        net.save()
+        return steps
+
+    def remove(self, record: Record) -> list[Step]:
+        path = labs_dir() / f"{record.lab}.sim.json"
+        net = SimNetwork.load(path)
+        steps = []
+        for entry in reversed(record.of_type("sim-node")):
+            changed = net.remove_node(entry["node"])
+            steps.append(Step("delete", entry["name"], f"ip netns del {entry['name']}", changed, NOTE))
+        path.unlink(missing_ok=True)
+        return steps
+
+    def make_links(self, topo: Topology, links) -> list[Step]:
+        net = self._net(topo)
+        steps = []
+        for link in links:
+            a, b = link.a, link.b
+            na, nb = topo.netns_name(a.node), topo.netns_name(b.node)
+            command = f"ip link add {a.ifname} netns {na} type veth peer name {b.ifname} netns {nb}"
+            have = net.iface(a.node, a.ifname)
+            if have is not None:
+                if have.get("peer") == f"{b.node}:{b.ifname}":
+                    steps.append(Step("link", f"{na}:{a.ifname} - {nb}:{b.ifname}", command, False, NOTE))
+                    continue
+                raise NameClash(f"{na} already has an interface '{a.ifname}' that is not the veth to {nb}:{b.ifname}; "
+                                f"delete it (ip -n {na} link del {a.ifname}) and run up again")
+            try:
+                net.add_veth(a.node, a.ifname, b.node, b.ifname)
+            except SimError:
+                raise NameClash(f"{nb} already has an interface '{b.ifname}' that is not the veth to {na}:{a.ifname}; "
+                                f"delete it (ip -n {nb} link del {b.ifname}) and run up again") from None
+            steps.append(Step("link", f"{na}:{a.ifname} - {nb}:{b.ifname}", command, True, NOTE))
+        net.save()
+        return steps
+
+    def converge(self, topo: Topology, work: dict[str, NodeWork]) -> list[Step]:
+        net = self._net(topo)
+        steps: list[Step] = []
+        for node, w in work.items():
+            ns = topo.netns_name(node)
+            if w.lo:
+                steps.append(Step("up", f"{ns}:lo", f"ip -n {ns} link set lo up", net.set_up(node, "lo"), NOTE))
+            for ifname, address in w.ends:
+                if net.iface(node, ifname) is None:
+                    raise BackendError(f"{ns} has no interface '{ifname}'; create the link first "
+                                       "(run up, or the link step of the notebook)")
+                if address is not None:
+                    steps.append(Step("address", f"{ns}:{ifname}", f"ip -n {ns} addr add {address} dev {ifname}",
+                                      net.add_address(node, ifname, str(address)), str(address)))
+                steps.append(Step("up", f"{ns}:{ifname}", f"ip -n {ns} link set {ifname} up", net.set_up(node, ifname), NOTE))
+            if w.forwarding is not None:
+                steps.append(Step("forwarding", ns, f"ip netns exec {ns} sysctl -w net.ipv4.ip_forward={int(w.forwarding)}",
+                                  net.set_forwarding(node, w.forwarding), NOTE))
+            for route in w.routes or ():
+                dst = "default" if route.is_default else str(route.dst)
+                command = f"ip -n {ns} route add {dst} via {route.via}" + (f" dev {route.dev}" if route.dev else "")
+                have = net.route_of(node, str(route.dst))
+                if have is not None and have["via"] == str(route.via) and (route.dev is None or have.get("dev") == route.dev):
+                    steps.append(Step("route", f"{ns}: {route}", command, False, NOTE))
+                    continue
+                try:
+                    net.replace_route(node, route)
+                except SimError as exc:
+                    if exc.errno == errno.ENETUNREACH:
+                        raise BackendError(f"{ns}: route '{route}' refused: the gateway is not on a connected, up "
+                                           "interface; set the address and bring the link up first") from None
+                    raise
+                steps.append(Step("route", f"{ns}: {route}", command, True,
+                                  f"replaced a route via {have['via']}" if have else NOTE))
+        net.save()
+        return steps
+
+    def one_change(self, topo: Topology, node: str, change: str, *args) -> Step:
+        net = self._net(topo)
+        ns = topo.netns_name(node)
+        if change == "forwarding":
+            (enabled,) = args
+            step = Step("forwarding", ns, f"ip netns exec {ns} sysctl -w net.ipv4.ip_forward={int(enabled)}",
+                        net.set_forwarding(node, enabled), NOTE)
+        elif change == "delete_route":
+            (route,) = args
+            dst = "default" if route.is_default else str(route.dst)
+            gone = net.delete_route(node, route)
+            step = Step("delete", f"{ns}: {route}", f"ip -n {ns} route del {dst}", gone, NOTE if gone else "already gone")
+        else:
+            (ifname,) = args
+            gone = net.delete_link(node, ifname)
+            step = Step("delete", f"{ns}:{ifname}", f"ip -n {ns} link del {ifname}", gone,
+                        "its peer is gone too" if gone else "already gone")
+        net.save()
+        return step
+
+    def read_state(self, topo: Topology):
+        return self._net(topo).state(topo.name, {n: topo.netns_name(n) for n in topo.node_names})
+
+    def probe(self, topo: Topology, targets, timeout: float, expected):
+        import time
+        from ..results import PingMatrix, Probe
+        start = time.perf_counter()
+        net = self._net(topo)
+        fw = net.forwarder()
+        exp = expected() if callable(expected) else (expected or {})
+        from ipaddress import IPv4Address
+        probes = []
+        for source in topo.node_names:
+            for node, address in targets.get(source, ()):
+                if source not in net.nodes:
+                    probes.append(Probe(source, node, address, False, None, f"{source} is not up", exp.get((source, address))))
+                    continue
+                ok = fw.reachable(source, IPv4Address(address))
+                probes.append(Probe(source, node, address, ok, 0.05 if ok else None, "" if ok else "no reply (simulated)",
+                                    exp.get((source, address))))
+        return PingMatrix(topo.name, topo.node_names, probes, timeout, time.perf_counter() - start)
+
+    def kernel_view(self, topo: Topology, state):
+        net = self._net(topo)
+
+        class View:
+            def __init__(self) -> None:
+                self.state = state
+
+            def route_get(self, node, dst, src=None, iif=None):
+                return net.route_get(node, dst, src, iif)
+
+        return View()
+
+    def exec(self, topo: Topology, node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
+        code, out, err = self._net(topo).run(node, list(argv))
+        return ExecResult(node, tuple(argv), code, out, err)
