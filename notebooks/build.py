@@ -221,7 +221,7 @@ NOTEBOOKS[("04-actividad-figura1", "04-activity-figure1")] = [
     code("!ip -n $r1 route"),
     md("## Resultado\n\nAhora cada nodo alcanza todas las direcciones de todos los demás.",
        "## Result\n\nNow every node reaches every address of every other node."),
-    code("final = lab.ping_matrix()\nprint(final)\nPingMatrixView(lab, matrix=final)"),
+    code("final = lab.ping_matrix()\nprint(final)\nPingMatrixView(lab, matrix=final, on_explain=view.show_path)"),
     code("snapshot_svg(lab)"),
     code("lab.check()"),
     code("print(\"NSLAB_RESULT\", json.dumps({\"reachable\": final.reachable, \"failed\": final.failed, "
@@ -247,7 +247,12 @@ NOTEBOOKS[("05-demo-profesor", "05-instructor-demo")] = [
     code("if break_kind == \"route\":\n    broken = lab.delete_route(\"r1\", \"10.0.4.0/24\")\n"
          "else:\n    broken = lab.set_forwarding(\"r2\", False)\nbroken"),
     code("after = lab.ping_matrix(timeout=0.5)\nprint(after)\nprint(\"NSLAB_BREAK\", json.dumps(after.failed))\n"
-         "PingMatrixView(lab, matrix=after)"),
+         "PingMatrixView(lab, matrix=after, on_explain=view.show_path)"),
+    md("Pulsa una celda roja: la explicación dice dónde se rompe y qué comando lo arregla, y el grafo dibuja el "
+       "camino. Lo mismo en la terminal: `nslab explain h1 h4`.",
+       "Click a red cell: the explanation says where it breaks and which command fixes it, and the graph draws the "
+       "path. The same in a terminal: `nslab explain h1 h4`."),
+    code("why = lab.explain(\"h1\", \"h4\")\nview.show_path(why)\nwhy"),
     code("lab.check([\"forwarding\", \"routes\"])"),
     md("## Repararlo\n\n`up` vuelve a llevar el lab a la topología: solo cambia lo que falta.",
        "## Repair it\n\n`up` brings the lab back to the topology: it changes only what is missing."),

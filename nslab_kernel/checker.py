@@ -71,6 +71,14 @@ class CheckReport:
                 "score": round(sum(v["score"] for v in sections.values()), 4),
                 "max_score": points_per_section * len(sections)}
 
+    def assert_passed(self, *sections: str) -> None:
+        """For autograder cells (nbgrader): raise AssertionError naming what is missing and the fix."""
+        failed = [i for i in self.items if not i.ok and (not sections or i.section in sections)]
+        if failed:
+            first = failed[0]
+            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            raise AssertionError(f"{first.section}: {first.target}: {first.hint}; fix: {first.command}{more}")
+
     def __str__(self) -> str:
         lines = [f"check of lab '{self.lab}': " + ", ".join(f"{s} {p}/{t}" for s, (p, t) in self.scores().items())]
         for i in self.items:
@@ -143,7 +151,8 @@ def check(topo: Topology, sections: Sequence[str] = SECTIONS, state: LabState | 
             elif ia is not None and ia.kind == "veth" and ia.peer == f"{b.node}:{b.ifname}":
                 report.items.append(CheckItem("links", str(link), True, command=create))
             else:
-                report.items.append(CheckItem("links", str(link), False, _link_hint(link, sa, sb, ia, ib, na, nb), create))
+                fix = f"ip -n {na} link del {a.ifname} && {create}" if ia is not None else create
+                report.items.append(CheckItem("links", str(link), False, _link_hint(link, sa, sb, ia, ib, na, nb), fix))
         if "addresses" in sections:
             for end, iface, ns in ((a, ia, na), (b, ib, nb)):
                 if end.address is None:

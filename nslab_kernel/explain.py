@@ -24,7 +24,7 @@ from .topology import Route, Topology
 
 MAX_HOPS = 64
 CAUSES = ("ok", "no_route_at_source", "not_forwarding", "no_route_onward", "no_return_route", "link_down",
-          "wrong_subnet", "next_hop_missing", "node_missing")
+          "wrong_subnet", "next_hop_missing", "routing_loop", "node_missing")
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,8 @@ MESSAGES = {
                      "{detail}: the address is in another subnet than the link's."),
     "next_hop_missing": ("{node} envía hacia {addr} {detail}, pero en ese enlace nadie tiene esa dirección.",
                          "{node} sends towards {addr} {detail}, but nobody on that link has that address."),
+    "routing_loop": ("Bucle de rutas: el paquete vuelve a {node}, que ya lo había enviado ({detail}).",
+                     "Routing loop: the packet comes back to {node}, which had sent it already ({detail})."),
     "node_missing": ("El nodo {node} no existe (su netns no está): no se puede seguir.",
                      "Node {node} does not exist (its netns is missing): the walk cannot go on."),
 }
@@ -234,6 +236,8 @@ class Walker:
                 return self._fail("not_forwarding", node, f"{node}:{iif}",
                                   [f"ip netns exec {self._ns(node)} sysctl -w net.ipv4.ip_forward=1"], hops, ctx, reply), None, src_ip
             look = self.view.route_get(node, target, src_ip if iif else None, iif)
+            if iif is not None and src_ip is not None and src_ip in _ips(st):
+                return self._loop(node, target, hops, ctx, reply), None, src_ip
             if look.error or look.kind not in ("unicast", "local"):
                 # a route of the topology that is gone because its interface is down or misaddressed?
                 want = self._topology_route(node, target)
@@ -294,7 +298,21 @@ class Walker:
                 return self._fail("next_hop_missing", node, f"via {next_hop} dev {oif} ({pnode}:{pif} has "
                                   f"{', '.join(piface.addresses) or 'no address'})", fix, hops, ctx, reply), None, src_ip
             node, iif = pnode, pif
-        return self._fail("no_route_onward", node, "TTL", [], hops, ctx, reply), None, src_ip
+        return self._loop(node, target, hops, ctx, reply), None, src_ip
+
+    def _loop(self, node: str, target: str, hops: list[Hop], ctx: dict, reply: bool) -> Explanation:
+        """The packet came back to a node that sent it (the kernel drops it as a martian) or ran out of TTL."""
+        direction = "reply" if reply else "forward"
+        path = [h.node for h in hops if h.direction == direction]
+        cycle = path[path.index(node):] + [node] if node in path else path[-6:]
+        fix = []
+        for n in dict.fromkeys(cycle):  # the loop's routes that differ from the topology's
+            want = self._topology_route(n, target)
+            live = next((r for r in self.state.nodes[n].routes if r.gateway and want is not None
+                         and r.dst == ("default" if want.is_default else str(want.dst))), None)
+            if want is not None and (live is None or live.gateway != str(want.via)):
+                fix.append(self._route_cmd(n, want, "replace"))
+        return self._fail("routing_loop", node, " -> ".join(cycle), fix, hops, ctx, reply)
 
     def explain(self, source: str, destination: str) -> Explanation:
         self.topo.node(source)

@@ -188,7 +188,7 @@ class Forwarder:
         step = self._next(src_node, dst)
         trail = []
         result = False
-        prev, via_if = src_node, None
+        prev = src_node
         for _ in range(MAX_HOPS):
             if step is None:
                 break
@@ -199,8 +199,8 @@ class Forwarder:
                 result = self._transit[key]
                 break
             trail.append(key)
-            if not self._rp_ok(node, src_ip, iif):
-                break
+            if self.owner.get(src_ip) == node or not self._rp_ok(node, src_ip, iif):
+                break  # a martian (our own address as source: a loop), or reverse-path filtered
             if self.owner.get(dst) == node:
                 result = True
                 break
@@ -210,7 +210,6 @@ class Forwarder:
         if not self.rp_filter:
             for key in trail:
                 self._transit[key] = result
-        del via_if
         return result
 
     def forward_path(self, src: str, dst: IPv4Addr) -> tuple[list[str], bool]:

@@ -223,6 +223,8 @@ class SimNetwork:
         target = IPv4Address(dst)
         if fw.owner.get(int(target)) == node:
             return Lookup(0, "local", "lo", None, dst, f"local {dst}")
+        if iif is not None and src is not None and fw.owner.get(int(IPv4Address(src))) == node:
+            return Lookup(error=errno.EINVAL)  # a martian: arriving with one of our own addresses as source
         if iif is not None and src is not None and not fw._rp_ok(node, int(IPv4Address(src)), iif):
             return Lookup(error=errno.EXDEV)
         hop = fw.lookup(node, target)
