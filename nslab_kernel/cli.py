@@ -200,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NslabError as exc:
         if debug:
             traceback.print_exc()
-        print(f"nslab: error: {exc}", file=sys.stderr)
+        print(f"nslab: error: {' '.join(str(exc).split())}", file=sys.stderr)  # one line, always
         return exc.exit_code
     except KeyboardInterrupt:
         print("nslab: interrupted; 'nslab down' (or 'nslab cleanup') removes whatever was created", file=sys.stderr)
@@ -210,8 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback for students
         if debug:
             traceback.print_exc()
-        print(f"nslab: error: unexpected {type(exc).__name__}: {exc} (run with --debug for details, and please "
-              "report it)", file=sys.stderr)
+        print(f"nslab: error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())} (run with --debug for "
+              "details, and please report it)", file=sys.stderr)
         return 1
 
 

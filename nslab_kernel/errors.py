@@ -38,7 +38,7 @@ class TopologyError(InputError):
     """
 
     def __init__(self, problems: list[str]):
-        self.problems = list(problems)
+        self.problems = [" ".join(str(p).split()) for p in problems]  # each one line
         first = self.problems[0] if self.problems else "invalid topology"
         more = len(self.problems) - 1
         suffix = f" (and {more} more problem{'s' if more > 1 else ''}: run 'nslab validate' to list all)" if more else ""

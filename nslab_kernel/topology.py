@@ -35,6 +35,7 @@ IFNAMSIZ = 16  # the kernel's limit, including the terminating NUL
 # A lab or node name becomes part of a netns file name and an LXD container
 # name (a hostname): letters, digits and hyphens, starting with a letter.
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,30}$")
+IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 NETNS_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 IPv4Net = ipaddress.IPv4Network
@@ -237,8 +238,20 @@ class Topology:
 # Loading
 # ---------------------------------------------------------------------------------------
 
+MAX_BYTES = 1 << 20  # a topology is a few KB; refuse what could only be a mistake or an attack
+MAX_NODES, MAX_LINKS = 1000, 4000
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that refuses duplicate keys instead of keeping the last one."""
+    """A YAML loader that refuses duplicate keys, and aliases (``*name``): a topology never
+    needs them, and nested aliases expand exponentially (a "billion laughs" file)."""
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not allowed in a topology "
+                                              "file; write the value out", event.start_mark)
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -280,6 +293,8 @@ def load(spec: str | Path) -> Topology:
         raise InputError(f"no topology file or bundled topology named '{text_spec}'; {hint}"
                          f"bundled: {', '.join(bundled_names())}")
     try:
+        if path.is_file() and path.stat().st_size > MAX_BYTES:
+            raise InputError(f"{path}: {path.stat().st_size} bytes is too large for a topology (at most {MAX_BYTES})")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: no such topology file; give a path to a .yaml file or a bundled name "
@@ -295,6 +310,8 @@ def load(spec: str | Path) -> Topology:
 
 def parse(text: str, source: str = "<topology>") -> Topology:
     """Parse and validate YAML text.  Raises :class:`TopologyError` listing every problem."""
+    if len(text) > MAX_BYTES:
+        raise TopologyError([f"{source}: {len(text)} bytes is too large for a topology (at most {MAX_BYTES})"])
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
@@ -306,6 +323,8 @@ def parse(text: str, source: str = "<topology>") -> Topology:
         raise TopologyError([f"{source}: not valid YAML ({exc})"]) from None
     except RecursionError:
         raise TopologyError([f"{source}: YAML nested too deeply"]) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date or a number YAML cannot build
+        raise TopologyError([f"{source}: a value cannot be read ({exc})"]) from None
     return from_dict(data, source)
 
 
@@ -334,6 +353,8 @@ def valid_ifname_problem(name: Any) -> str | None:
         return f"is {len(name.encode())} bytes long; the kernel allows at most {IFNAMSIZ - 1}"
     if name in (".", "..") or any(c in name for c in "/:") or any(c.isspace() for c in name):
         return "may not be '.' or '..' nor contain '/', ':' or spaces"
+    if not IFNAME_RE.match(name):
+        return "may only have ASCII letters, digits, '-', '_' and '.' (what a student can read and type)"
     if name == "lo":
         return "is the loopback's name, which every namespace already has"
     return None
@@ -395,6 +416,8 @@ def from_dict(data: Any, source: str = "<topology>") -> Topology:
         problems.append(f"{source}: missing 'nodes' (a mapping of node name to its settings)")
     elif not isinstance(raw_nodes, dict) or not raw_nodes:
         problems.append(f"{source}: 'nodes' must be a non-empty mapping like 'h1: {{kind: host}}'")
+    elif len(raw_nodes) > MAX_NODES:
+        problems.append(f"{source}: {len(raw_nodes)} nodes is more than nslab builds (at most {MAX_NODES})")
     else:
         for node_name, spec in raw_nodes.items():
             where = f"{source}: node '{node_name}'"
@@ -440,6 +463,9 @@ def from_dict(data: Any, source: str = "<topology>") -> Topology:
         raw_links = []
     if not isinstance(raw_links, list):
         problems.append(f"{source}: 'links' must be a list of {{endpoints: [a:eth0, b:eth0], addresses: [...]}}")
+        raw_links = []
+    elif len(raw_links) > MAX_LINKS:
+        problems.append(f"{source}: {len(raw_links)} links is more than nslab builds (at most {MAX_LINKS})")
         raw_links = []
     used_ifnames: dict[tuple[str, str], str] = {}
     tainted: set[str] = set()  # nodes with a broken link: their routes are not judged against it
