@@ -22,11 +22,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nslab_kernel import Lab, load  # noqa: E402
+from nslab_kernel.steps import ip_batches  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BUILD = ("nodes", "links", "addresses", "forwarding")
@@ -55,19 +55,6 @@ def run_nslab(topology, lab_name: str, timeout: float) -> tuple[dict, list[str]]
     return out, report.commands() + routes.commands()
 
 
-def _split(commands: list[str]):
-    global_lines, per_ns, execs = [], defaultdict(list), []
-    for cmd in commands:
-        words = cmd.split()
-        if words[:3] == ["ip", "netns", "exec"]:
-            execs.append(words)
-        elif words[1] == "-n":
-            per_ns[words[2]].append(" ".join(words[3:]))
-        else:
-            global_lines.append(" ".join(words[1:]))
-    return global_lines, per_ns, execs
-
-
 def _rename(commands: list[str], old: str, new: str) -> list[str]:
     return [c.replace(f"{old}-", f"{new}-") for c in commands]
 
@@ -75,7 +62,7 @@ def _rename(commands: list[str], old: str, new: str) -> list[str]:
 def run_ip_batch(build: list[str], routes: list[str], names: list[str]) -> dict:
     """Replay nslab's own commands: one `ip -batch` for the global ones, one per namespace."""
     out = {}
-    g, per_ns, execs = _split(build)
+    g, per_ns, execs = ip_batches(build)
     t0 = time.perf_counter()
     subprocess.run(["ip", "-batch", "-"], input="\n".join(g) + "\n", text=True, check=True)
     for ns, lines in per_ns.items():
@@ -83,7 +70,7 @@ def run_ip_batch(build: list[str], routes: list[str], names: list[str]) -> dict:
     for words in execs:
         subprocess.run(words, check=True, capture_output=True)
     out["build_s"] = time.perf_counter() - t0
-    _, per_ns, _ = _split(routes)
+    _, per_ns, _ = ip_batches(routes)
     t0 = time.perf_counter()
     for ns, lines in per_ns.items():
         subprocess.run(["ip", "-n", ns, "-batch", "-"], input="\n".join(lines) + "\n", text=True, check=True)

@@ -405,6 +405,7 @@ def cleanup(lxd: bool | None = None) -> list[Report]:
                                 "whose record is gone)")
                 report.add(backend.remove_orphan(inst))
                 reports.append(report)
+    records.remove_stale_temporaries()
     for lock in sorted(records.labs_dir().glob("*.lock")) if records.labs_dir().is_dir() else []:
         lab = lock.name[: -len(".lock")]
         if not records.record_path(lab).exists():

@@ -78,16 +78,12 @@ def for_each_netns(paths: Mapping[K, tuple[str, str]], fn: Callable[[Netns, K], 
 
     def one(key: K, name: str, path: str) -> None:
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            nsfs.enter(path, host)
+        except PermissionError:
+            raise BackendError(f"refusing to configure '{name}': it is the host's own namespace") from None
         except OSError as exc:
             raise BackendError(f"network namespace '{name}' is gone ({path}: {exc.strerror}); "
                                "run 'nslab up' again to recreate it") from None
-        try:
-            nsfs.setns(fd)
-        finally:
-            os.close(fd)
-        if nsfs.thread_netns_inode() == host:
-            raise BackendError(f"refusing to configure '{name}': it is the host's own namespace")
         with nlbatch.Netlink() as nl:
             ns = Netns(name, nl)
             try:

@@ -109,6 +109,22 @@ def setns(fd: int) -> None:
     _check(_libc.setns(fd, CLONE_NEWNET), "setns(CLONE_NEWNET)")
 
 
+def enter(path: str, host_inode: int) -> None:
+    """Move the calling (dedicated) thread into the namespace at ``path``.
+
+    Refuses, after the move, if that namespace is the host's own (``host_inode``):
+    whatever a name points at, nslab never configures or probes the host.
+    Raises FileNotFoundError when the namespace is gone.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        setns(fd)
+    finally:
+        os.close(fd)
+    if thread_netns_inode() == host_inode:
+        raise PermissionError(errno.EPERM, "refusing to act in the host's own network namespace", path)
+
+
 def run_in_thread(fn: Callable[[], T], name: str = "nslab") -> T:
     """Run ``fn`` in a fresh thread that exits afterwards; re-raise its exception here.
 
@@ -138,13 +154,7 @@ def run_in_netns(path_or_name: str, fn: Callable[[], T]) -> T:
     host = host_netns_inode()
 
     def entered() -> T:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            setns(fd)
-        finally:
-            os.close(fd)
-        if thread_netns_inode() == host:
-            raise OSError(errno.EPERM, "refusing to act: this name points at the host's own namespace", path)
+        enter(path, host)
         return fn()
 
     return run_in_thread(entered, name=f"nslab:{os.path.basename(path)}")

@@ -137,17 +137,13 @@ def ping_matrix(lab: str, handles: Mapping[str, tuple[str, str]], targets: Mappi
         try:
             for source, (_name, path) in share:
                 try:
-                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                    nsfs.enter(path, host)
+                except PermissionError:
+                    raise BackendError(f"refusing to probe from '{source}': it is the host's own namespace") from None
                 except FileNotFoundError:
                     results[source] = [Probe(source, n, a, False, None, f"{source} is not up")
                                        for n, a in targets.get(source, ())]
                     continue
-                try:
-                    nsfs.setns(fd)
-                finally:
-                    os.close(fd)
-                if nsfs.thread_netns_inode() == host:
-                    raise BackendError(f"refusing to probe from '{source}': it is the host's own namespace")
                 opened.append(_Source(source, targets.get(source, ())))
             for src in opened:
                 src.send_all()

@@ -110,7 +110,7 @@ def create(lab: str, backend: str, topology: dict[str, Any], backend_options: di
     header = {"t": "lab", "lab": lab, "backend": backend, "topology": topology,
               "backend_options": backend_options or {},
               "instance": uuid.uuid4().hex, "created": time.time(), "pid": os.getpid(), "version": 1}
-    tmp = folder / f".{lab}.{os.getpid()}.tmp"
+    tmp = temporary_path(lab)
     with open(tmp, "w") as fh:
         fh.write(json.dumps(header, sort_keys=True) + "\n")
         fh.flush()
@@ -152,6 +152,29 @@ def read_path(path: Path) -> Record:
                           "its own: inspect it, remove what it lists by hand, then delete it")
     header = entries[0]
     return Record(str(header["lab"]), path, header, entries[1:])
+
+
+def temporary_path(name: str) -> Path:
+    """Where a file of the state dir is written before its atomic rename: names its writer's PID."""
+    return labs_dir() / f".{name}.{os.getpid()}.tmp"
+
+
+def remove_stale_temporaries() -> list[Path]:
+    """Temporary files of nslab's own state dir whose writer died before renaming them (a kill)."""
+    removed = []
+    folder = labs_dir()
+    for tmp in folder.glob(".*.tmp") if folder.is_dir() else []:
+        try:
+            pid = int(tmp.name.rsplit(".", 2)[-2])
+            os.kill(pid, 0)
+            continue  # its writer is alive
+        except ProcessLookupError:
+            pass
+        except (ValueError, IndexError, PermissionError):
+            continue
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
 
 
 def all_records() -> list[Path]:

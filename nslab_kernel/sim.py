@@ -58,7 +58,7 @@ class SimNetwork:
             return cls(path)
 
     def save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
+        tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.data, sort_keys=True))
         os.replace(tmp, self.path)
 

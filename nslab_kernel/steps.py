@@ -84,3 +84,20 @@ class Report:
             for s in self.steps)
         return (f"<div class='nslab-report'><b>{html.escape(self.summary())}</b>"
                 f"<table><tr><th>status</th><th>what</th><th>equivalent command</th><th></th></tr>{rows}</table></div>")
+
+
+def ip_batches(commands: Iterable[str]) -> tuple[list[str], dict[str, list[str]], list[list[str]]]:
+    """Group taught commands for ``ip -batch``: (lines for ``ip -batch``, lines per namespace for
+    ``ip -n NS -batch``, commands to run one by one).  Used to replay a build and compare."""
+    global_lines: list[str] = []
+    per_ns: dict[str, list[str]] = {}
+    one_by_one: list[list[str]] = []
+    for command in commands:
+        words = command.split()
+        if words[:3] == ["ip", "netns", "exec"] or words[0] != "ip":
+            one_by_one.append(words)
+        elif words[1] == "-n":
+            per_ns.setdefault(words[2], []).append(" ".join(words[3:]))
+        else:
+            global_lines.append(" ".join(words[1:]))
+    return global_lines, per_ns, one_by_one

@@ -209,3 +209,19 @@ def test_without_privileges_every_command_says_what_is_missing(root, argv, tmp_p
     assert proc.returncode in (1, 2) and len(lines) == 1, (proc.returncode, proc.stderr)
     assert any(word in lines[0] for word in ("sudo", "root", "no lab", "not up", "LXD")), lines[0]
 
+
+
+def test_cleanup_removes_temporaries_whose_writer_died(root, state):
+    """A kill between writing a record's header and renaming it leaves a temporary file."""
+    from nslab_kernel import records
+    (state / "labs").mkdir(parents=True, exist_ok=True)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = state / "labs" / f".lab1.{dead.pid}.tmp"
+    live = state / "labs" / f".lab2.{os.getpid()}.tmp"
+    stale.write_text("{}")
+    live.write_text("{}")
+    run_nslab("cleanup", check=True)
+    assert not stale.exists() and live.exists()  # a running writer's file is left alone
+    live.unlink()
+    assert records.remove_stale_temporaries() == []

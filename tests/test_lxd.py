@@ -171,6 +171,12 @@ def test_cli_errors_for_lxd(client, state, tmp_path):
     missing = run_nslab("up", "two-containers", "--backend", "lxd", "--image", "no-such-image")
     assert missing.returncode == 2 and "LXD has no image 'no-such-image'" in missing.stderr
     assert "Traceback" not in missing.stderr + gone.stderr
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    absent = run_nslab("up", "two-containers", "--backend", "lxd",
+                       env={"PATH": str(bare), "LXD_SOCKET": str(tmp_path / "no.socket")})
+    assert absent.returncode == 1 and absent.stderr.count("\n") == 1
+    assert "LXD is not installed: install it" in absent.stderr
     again = run_nslab("image")
     assert again.returncode == 0 and "already so" in again.stdout
 

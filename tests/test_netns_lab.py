@@ -8,13 +8,13 @@ import os
 import signal
 import subprocess
 import time
-from collections import defaultdict
 
 import pytest
 
 from conftest import netns_names, run_nslab
 from nslab_kernel import InputError, Lab, NameClash, load
 from nslab_kernel.inspect import LabState
+from nslab_kernel.steps import ip_batches
 
 pytestmark = pytest.mark.root
 
@@ -205,16 +205,7 @@ def test_set_forwarding_override_and_back(root, state, unique):
 
 def _replay(commands: list[str], old: str, new: str) -> None:
     """Replay nslab's commands with `ip -batch` on fresh namespaces (lab name old -> new)."""
-    global_lines, per_ns, execs = [], defaultdict(list), []
-    for cmd in commands:
-        cmd = cmd.replace(f"{old}-", f"{new}-")
-        words = cmd.split()
-        if words[:3] == ["ip", "netns", "exec"]:
-            execs.append(words)
-        elif words[1] == "-n":
-            per_ns[words[2]].append(" ".join(words[3:]))
-        else:
-            global_lines.append(" ".join(words[1:]))
+    global_lines, per_ns, execs = ip_batches(c.replace(f"{old}-", f"{new}-") for c in commands)
     subprocess.run(["ip", "-batch", "-"], input="\n".join(global_lines) + "\n", text=True, check=True)
     for ns, lines in per_ns.items():
         subprocess.run(["ip", "-n", ns, "-batch", "-"], input="\n".join(lines) + "\n", text=True, check=True)

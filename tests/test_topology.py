@@ -10,7 +10,7 @@ import yaml
 
 from nslab_kernel import InputError, TopologyError, load, parse
 from nslab_kernel.routing import expected_reachable
-from nslab_kernel.topology import chain, from_dict
+from nslab_kernel.topology import from_dict
 
 BASE = {
     "name": "mini",
