@@ -25,9 +25,15 @@ def choose_backend(backend: str = "auto") -> str:
     return pick()
 
 
-def open_lab(topology: str, backend: str = "auto", lab: str | None = None, image: str | None = None,
+def open_lab(topology: str, backend: str = "auto", lab: "str | Lab | None" = None, image: str | None = None,
              keep: bool = False) -> Lab:
-    """A Lab for a notebook.  Unless ``keep``, it is taken down when the kernel shuts down or restarts."""
+    """A Lab for a notebook.  Unless ``keep``, it is taken down when the kernel shuts down or restarts.
+
+    ``lab`` is the lab's name, or the Lab this cell returned the last time it ran
+    (``lab = open_lab(..., lab, ...)`` run twice): running a cell again is safe.
+    """
+    if isinstance(lab, Lab):
+        lab = lab.name
     chosen = choose_backend(backend)
     options: dict[str, Any] = {"image": image} if (image and chosen == "lxd") else {}
     result = Lab.load(topology, backend=chosen, lab=lab, **options)

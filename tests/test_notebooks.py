@@ -201,3 +201,23 @@ def test_binder_configuration_is_complete():
     assert os.access(post, os.X_OK)
     text = post.read_text()
     assert "pip install" in text and "nslab_kernel.kernelspec install" in text
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name", [es for es, _ in PAIRS])
+def test_all_cells_run_again_in_the_same_kernel(kernel, state, tmp_path, unique, name):
+    """'Run all' twice in one kernel: no error, the same results (netns backend)."""
+    import papermill
+    nb = nbformat.read(NOTEBOOKS / "es" / f"{name}.ipynb", 4)
+    again = [nbformat.v4.new_code_cell(c.source) for c in nb.cells
+             if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+    nb.cells += again
+    doubled = tmp_path / f"twice-{name}.ipynb"
+    nbformat.write(nb, doubled)
+    before = netns_names()
+    out = tmp_path / f"twice-{name}-out.ipynb"
+    papermill.execute_notebook(str(doubled), str(out), parameters={"backend": "netns", "lab": unique()},
+                               kernel_name=kernel, progress_bar=False, log_output=False, cwd=str(NOTEBOOKS / "es"))
+    found = results(nbformat.read(out, 4))
+    assert len(found) == 2 and found[0] == found[1], found
+    assert netns_names() == before
