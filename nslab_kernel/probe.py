@@ -25,6 +25,7 @@ from .results import FAILED, OK, PARTIAL, Pair, PingMatrix, Probe
 
 __all__ = ["FAILED", "OK", "PARTIAL", "Pair", "PingMatrix", "Probe", "ping_matrix"]
 ICMP_ECHO_REPLY, ICMP_UNREACH, ICMP_ECHO, ICMP_TIME_EXCEEDED = 0, 3, 8, 11
+SOL_RAW, ICMP_FILTER = 255, 1
 UNREACH_REASONS = {0: "network unreachable", 1: "host unreachable", 3: "port unreachable",
                    9: "network prohibited", 10: "host prohibited", 13: "administratively prohibited"}
 
@@ -55,6 +56,10 @@ class _Source:
         self.result: dict[int, Probe] = {}
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         self.sock.setblocking(False)
+        # Only replies and errors reach this socket: the echo requests other nodes send to this
+        # one (thousands, in a big matrix) are not copied to it at all (a bit set = filtered out).
+        wanted = (1 << ICMP_ECHO_REPLY) | (1 << ICMP_UNREACH) | (1 << ICMP_TIME_EXCEEDED)
+        self.sock.setsockopt(SOL_RAW, ICMP_FILTER, struct.pack("=I", ~wanted & 0xFFFFFFFF))
 
     @property
     def done(self) -> bool:
