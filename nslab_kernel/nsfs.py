@@ -146,15 +146,3 @@ def run_in_thread(fn: Callable[[], T], name: str = "nslab") -> T:
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box["result"]  # type: ignore[return-value]
-
-
-def run_in_netns(path_or_name: str, fn: Callable[[], T]) -> T:
-    """Run ``fn`` in a fresh thread that has entered the named namespace."""
-    path = path_or_name if path_or_name.startswith("/") else netns_path(path_or_name)
-    host = host_netns_inode()
-
-    def entered() -> T:
-        enter(path, host)
-        return fn()
-
-    return run_in_thread(entered, name=f"nslab:{os.path.basename(path)}")

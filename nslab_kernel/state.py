@@ -50,10 +50,6 @@ class NodeState:
     def interface(self, name: str) -> InterfaceState | None:
         return next((i for i in self.interfaces if i.name == name), None)
 
-    @property
-    def static_routes(self) -> list[RouteState]:
-        return [r for r in self.routes if r.gateway]
-
 
 @dataclass
 class LabState:
