@@ -31,11 +31,11 @@ print("backend:", backend)'''
 
 PRIVILEGES = (
     "> **Privilegios.** Crear *network namespaces* exige ser root. Abre este cuaderno con el kernel "
-    "**Python 3 (nslab)** o arranca JupyterLab con `sudo`. En Binder (sin privilegios) el cuaderno lo dice en la "
-    "primera celda de código y se detiene con un mensaje claro.",
+    "**Python 3 (nslab)** o arranca JupyterLab con `sudo`. Donde no hay privilegios (Binder, un portátil sin root) "
+    "la red se simula en Python: el cuaderno lo dice en sus primeras celdas y los comandos `!ip` no pueden ejecutarse.",
     "> **Privileges.** Creating network namespaces needs root. Open this notebook with the **Python 3 (nslab)** "
-    "kernel or start JupyterLab with `sudo`. On Binder (no privileges) the notebook says so in its first code "
-    "cell and stops with a clear message.",
+    "kernel or start JupyterLab with `sudo`. Where there are no privileges (Binder, a laptop without root) the "
+    "network is simulated in Python: the notebook says so in its first cells, and `!ip` commands cannot run.",
 )
 
 
