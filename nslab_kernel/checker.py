@@ -284,7 +284,6 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if records.record_path(topo.name).exists():  # a lab nslab built: its own backend reads it (sim included)
         from .lab import Lab
         lab = Lab.open(topo.name)
-        lab.topology = topo if topo.to_dict() == lab.topology.to_dict() else lab.topology
         report = check(topo, args.section or SECTIONS, state=lab.state(), probe=lab.ping_matrix)
     else:  # built by hand with ip (or not at all): read the namespaces the topology names
         report = check(topo, args.section or SECTIONS)

@@ -371,7 +371,7 @@ class NetnsView:
         def ask(ns: netconf.Netns, _key: str) -> Lookup:
             kwargs: dict = {"dst": dst}
             if iif is not None:
-                idx = ns.index(iif)
+                idx = next((i.index for i in self.state.nodes[node].interfaces if i.name == iif), None)
                 if idx is None:
                     return Lookup(error=19)
                 kwargs["iif"] = idx
@@ -381,7 +381,7 @@ class NetnsView:
                 msg = ns.ipr.route("get", **kwargs)[0]
             except NetlinkError as exc:
                 return Lookup(error=exc.code)
-            names = {l["index"]: l.get("IFLA_IFNAME") for l in ns.ipr.get_links()}
+            names = {i.index: i.name for i in self.state.nodes[node].interfaces}  # read once, with the state
             kinds = {1: "unicast", 2: "local", 3: "broadcast", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
             oif = names.get(msg.get("RTA_OIF"))
             gw = msg.get("RTA_GATEWAY")

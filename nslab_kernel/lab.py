@@ -326,10 +326,7 @@ class Lab:
 
     def status(self) -> dict[str, Any]:
         """The lab's nodes and whether each exists as nslab created it."""
-        try:
-            record = self._record(create=False)
-        except RecordError:
-            raise
+        record = self._record(create=False)
         nodes = {}
         for n in self.topology.node_names:
             h = self.backend.handle(self.topology, n)

@@ -14,6 +14,7 @@ test checks these decoders against pyroute2's on the same kernel state.
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 from dataclasses import dataclass, field
@@ -83,6 +84,17 @@ class RouteInfo:
     proto: int
 
 
+def _messages(buf: bytes) -> Iterator[tuple[int, int, int, int]]:
+    """(offset, length, type, sequence) of each netlink message in a receive buffer."""
+    offset = 0
+    while offset + _HDR.size <= len(buf):
+        length, kind, _flags, seq, _pid = _HDR.unpack_from(buf, offset)
+        if length < _HDR.size:
+            return
+        yield offset, length, kind, seq
+        offset += (length + 3) & ~3
+
+
 class Netlink:
     """One rtnetlink socket in the calling thread's namespace (use as a context manager)."""
 
@@ -103,19 +115,15 @@ class Netlink:
         self.sock.sendto(_message(kind, NLM_F_REQUEST | NLM_F_DUMP, seq, body), (0, 0))
         while True:
             buf = self.sock.recv(1 << 20)
-            offset = 0
-            while offset + _HDR.size <= len(buf):
-                length, mtype, _flags, mseq, _pid = _HDR.unpack_from(buf, offset)
-                if length < _HDR.size:
+            for offset, _length, mtype, mseq in _messages(buf):
+                if mseq != seq:
+                    continue
+                if mtype == NLMSG_DONE:
                     return
-                if mseq == seq:
-                    if mtype == NLMSG_DONE:
-                        return
-                    if mtype == NLMSG_ERROR:
-                        code = -struct.unpack_from("=i", buf, offset + _HDR.size)[0]
-                        raise OSError(code, f"netlink dump failed: {socket.errno.errorcode.get(code, code)}")
-                    yield mtype, buf, offset
-                offset += (length + 3) & ~3
+                if mtype == NLMSG_ERROR:
+                    code = -struct.unpack_from("=i", buf, offset + _HDR.size)[0]
+                    raise OSError(code, f"netlink dump failed: {os.strerror(code)}")
+                yield mtype, buf, offset
 
     def links(self) -> list[LinkInfo]:
         out = []
@@ -235,12 +243,7 @@ class Batch:
             nl.sock.sendto(b"".join(parts), (0, 0))
             while by_seq:
                 buf = nl.sock.recv(1 << 20)
-                offset = 0
-                while offset + _HDR.size <= len(buf):
-                    length, kind, _flags, seq, _pid = _HDR.unpack_from(buf, offset)
-                    if length < _HDR.size:
-                        break
+                for offset, _length, kind, seq in _messages(buf):
                     if kind == NLMSG_ERROR and seq in by_seq:
                         results[by_seq.pop(seq)] = -struct.unpack_from("=i", buf, offset + _HDR.size)[0]
-                    offset += (length + 3) & ~3
         return [(tag, results[i]) for i, tag in enumerate(self._tags)]

@@ -132,10 +132,10 @@ def read_path(path: Path) -> Record:
         raw = path.read_bytes()
     except PermissionError:
         raise PrivilegeError(f"cannot read {path}: run as root (sudo)") from None
-    lines = raw.split(b"\n")
-    torn = lines[-1]  # text after the last newline: a write cut short by a kill
     entries = []
-    for number, line in enumerate(lines[:-1], start=1):
+    # Whatever follows the last newline is a write cut short by a kill: it names nothing that
+    # was created (creation comes after the write), so it is ignored.
+    for number, line in enumerate(raw.split(b"\n")[:-1], start=1):
         if not line.strip():
             continue
         try:
@@ -146,7 +146,6 @@ def read_path(path: Path) -> Record:
             raise RecordError(f"the record {path} is corrupt at line {number} ({exc}); nslab deletes nothing it "
                               "cannot prove is its own: inspect it, remove what it lists by hand, then delete it") from None
         entries.append(entry)
-    del torn
     if not entries or entries[0].get("t") != "lab" or not {"lab", "instance", "topology"} <= entries[0].keys():
         raise RecordError(f"the record {path} has no valid header; nslab deletes nothing it cannot prove is "
                           "its own: inspect it, remove what it lists by hand, then delete it")

@@ -258,8 +258,6 @@ class LxdBackend(Backend):
         devices = {name: {"type": "none"} for name, dev in self._default_nics().items()}
         nsfs.ensure_run_dir()
         steps: dict[str, list[Step]] = {n: [] for n in nodes}
-        done = [0]
-        done_lock = threading.Lock()
 
         def one(node: str, cname: str, inst: Any) -> None:
             mine = steps[node]
@@ -285,8 +283,6 @@ class LxdBackend(Backend):
             else:
                 mine.append(Step("start", node, f"lxc start {cname}", False))
             mine.append(self._ensure_link(record, topo.netns_name(node), self._pid(inst)))
-            with done_lock:
-                done[0] += 1
             if progress:
                 progress(node)
 
