@@ -211,7 +211,8 @@ def check(topo: Topology, sections: Sequence[str] = SECTIONS, state: LabState | 
             from .routing import Forwarder
             targets = _targets(topo)
             model = Forwarder(topo)
-            expected = {(s, a): model.reachable(s, _ip(a)) for s, pairs in targets.items() for _n, a in pairs}
+            wanted = [(s, a) for s, pairs in targets.items() for _n, a in pairs]
+            expected = dict(zip(wanted, model.reachable_all([(s, _ip(a)) for s, a in wanted])))
             present = {n: h for n, h in handles_for(topo).items() if nodes[n].exists}
             matrix = ping_matrix(topo.name, present, {n: targets[n] for n in present}, 1.0, expected)
         for pair in matrix.pairs:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from .topology import DEFAULT_NET, IPv4Addr, Route
 
@@ -131,31 +131,58 @@ class Forwarder:
                 self.owner[int(address.ip)] = node
             carrier = is_up and peer is not None and up.get((peer[0], peer[1]), False)
             self.peer[(node, ifname)] = peer[0] if carrier else None
+        # (node, neighbour) -> the node's interface facing it: the one a packet from there arrives on
+        self._iif: dict[tuple[str, str], str] = {}
+        for (node, ifname), p in self.peer.items():
+            if p is not None:
+                self._iif.setdefault((node, p), ifname)
         self.forwards = dict(parts.forwards)
-        self.routes = {n: sorted(((int(r.dst.network_address), int(r.dst.netmask), r.dst.prefixlen,
-                                   int(r.via), r.dev) for r in parts.routes.get(n, ())), key=lambda t: -t[2])
-                       for n in parts.nodes}
+        # per node, its FIB grouped by prefix length, longest first: (prefixlen, mask, {network:
+        # [candidates]}), a candidate being (None, ifname) for a connected route, listed before
+        # (gateway, dev) for the static routes in the order given; a lookup probes one dict per length
+        self.routes: dict[str, list[tuple[int, int, dict[int, list[tuple[int | None, str | None]]]]]] = {}
+        for n in parts.nodes:
+            by_len: dict[int, dict[int, list[tuple[int | None, str | None]]]] = {}
+            for ifname, net_int, _mask, plen, _ip in self.ends[n]:
+                by_len.setdefault(plen, {}).setdefault(net_int, []).append((None, ifname))
+            for r in parts.routes.get(n, ()):
+                by_len.setdefault(r.dst.prefixlen, {}).setdefault(int(r.dst.network_address), []).append(
+                    (int(r.via), r.dev))
+            self.routes[n] = [(plen, (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF if plen else 0, nets)
+                              for plen, nets in sorted(by_len.items(), reverse=True)]
         self._fib: dict[tuple[str, int], tuple[str, int] | None] = {}
-        self._transit: dict[tuple[str, int], bool] = {}
+        self._gateway: dict[tuple[str, int, str | None], str | None] = {}
+        self._own: dict[tuple[str, str], int] = {}
+        for n, ends in self.ends.items():
+            for e in ends:
+                self._own.setdefault((n, e[0]), e[4])
+
+    def _resolve(self, node: str, via: int, dev: str | None) -> str | None:
+        """The up interface of ``node`` whose subnet holds gateway ``via`` (``dev`` if given)."""
+        key = (node, via, dev)
+        if key not in self._gateway:
+            self._gateway[key] = next((e[0] for e in self.ends[node] if via & e[2] == e[1] and dev in (None, e[0])),
+                                      None)
+        return self._gateway[key]
 
     def lookup_int(self, node: str, dst: int) -> tuple[str, int] | None:
         key = (node, dst)
         if key in self._fib:
             return self._fib[key]
-        best: tuple[int, str, int] | None = None
-        for ifname, net, mask, plen, _ip in self.ends[node]:
-            if dst & mask == net and (best is None or plen > best[0]):
-                best = (plen, ifname, dst)
-        for net, mask, plen, via, dev in self.routes[node]:
-            if best is not None and plen <= best[0]:
-                break  # sorted by prefix length, longest first
-            if dst & mask == net:
-                out = next((e[0] for e in self.ends[node] if via & e[2] == e[1] and dev in (None, e[0])), None)
-                if out is not None:
-                    best = (plen, out, via)
+        found: tuple[str, int] | None = None
+        for _plen, mask, nets in self.routes[node]:  # longest prefix first; connected before static
+            for via, dev in nets.get(dst & mask, ()):
+                if via is None:
+                    found = (dev, dst)  # type: ignore[assignment]
                     break
-        self._fib[key] = (best[1], best[2]) if best else None
-        return self._fib[key]
+                out = self._resolve(node, via, dev)
+                if out is not None:
+                    found = (out, via)
+                    break
+            if found is not None:
+                break
+        self._fib[key] = found
+        return found
 
     def lookup(self, node: str, dst: IPv4Addr) -> tuple[str, IPv4Addr] | None:
         """(outgoing ifname, next-hop address) as the kernel's FIB would choose, or None."""
@@ -174,7 +201,7 @@ class Forwarder:
 
     def _incoming(self, node: str, frm: str) -> str | None:
         """The interface of ``node`` whose peer is ``frm`` (the one a packet from frm arrives on)."""
-        return next((ifname for (n, ifname), p in self.peer.items() if n == node and p == frm), None)
+        return self._iif.get((node, frm))
 
     def _rp_ok(self, node: str, src: int, iif: str | None) -> bool:
         if not self.rp_filter or iif is None:
@@ -183,34 +210,96 @@ class Forwarder:
         return back is not None and (self.rp_filter == 2 or back[0] == iif)
 
     def _delivered(self, src_node: str, dst: int, src_ip: int) -> bool:
+        """Walk a packet from ``src_node`` (source address ``src_ip``) hop by hop towards ``dst``."""
         if self.owner.get(dst) == src_node:
             return True
         step = self._next(src_node, dst)
-        trail = []
-        result = False
         prev = src_node
         for _ in range(MAX_HOPS):
             if step is None:
-                break
+                return False
             node = step[0]
-            iif = self._incoming(node, prev)
-            key = (node, dst)
-            if not self.rp_filter and key in self._transit:
-                result = self._transit[key]
-                break
-            trail.append(key)
-            if self.owner.get(src_ip) == node or not self._rp_ok(node, src_ip, iif):
-                break  # a martian (our own address as source: a loop), or reverse-path filtered
+            if self.owner.get(src_ip) == node or not self._rp_ok(node, src_ip, self._incoming(node, prev)):
+                return False  # a martian (our own address as source: a loop), or reverse-path filtered
             if self.owner.get(dst) == node:
-                result = True
-                break
+                return True
             if not self.forwards[node]:
-                break
+                return False
             prev, step = node, self._next(node, dst)
-        if not self.rp_filter:
-            for key in trail:
-                self._transit[key] = result
-        return result
+        return False  # the TTL ran out
+
+    def _distances(self, dst: int) -> dict[str, int | None]:
+        """For every node, how many links a packet it sends to ``dst`` crosses before it is
+        delivered, or None where it never is; without reverse-path filtering only.
+
+        Forwarding then depends on the destination alone, so one pass per destination
+        answers every source: each node's next hop is looked up once, and a packet that
+        comes back to a node it passed is in a loop (the martian drop of a packet back
+        at its sender is such a loop).  Whether the TTL lasts is the caller's question.
+        """
+        owner = self.owner.get(dst)
+        hop: dict[str, str | None] = {}
+        for node in self.ends:
+            step = self._next(node, dst) if node != owner else None
+            hop[node] = step[0] if step else None
+        at: dict[str, int | None] = {} if owner is None else {owner: 0}  # a packet arrived at a node
+
+        def arrived(node: str) -> int | None:
+            trail: list[str] = []
+            seen: set[str] = set()
+            while node not in at:
+                if node in seen:  # a loop: nothing on it is ever delivered
+                    for passed in trail:
+                        at[passed] = None
+                    return None
+                if not self.forwards[node] or hop[node] is None:
+                    at[node] = None  # a node that does not forward, or has no way on
+                    break
+                seen.add(node)
+                trail.append(node)
+                node = hop[node]  # type: ignore[assignment]
+            result = at[node]
+            for passed in reversed(trail):
+                result = None if result is None else result + 1
+                at[passed] = result
+            return result
+
+        sent: dict[str, int | None] = {}
+        for node, nxt in hop.items():
+            if node == owner:
+                sent[node] = 0
+            elif nxt is None:
+                sent[node] = None
+            else:
+                left = at[nxt] if nxt in at else arrived(nxt)
+                sent[node] = None if left is None else left + 1
+        return sent
+
+    def reachable_all(self, pairs: Iterable[tuple[str, IPv4Addr]]) -> list[bool]:
+        """``reachable`` for many (source, destination) pairs at once (a whole ping matrix), in order."""
+        if self.rp_filter:
+            return [self.reachable(src, dst) for src, dst in pairs]
+        tables: dict[int, dict[str, int | None]] = {}
+        out = []
+        for src, dst in pairs:
+            target = int(dst)
+            owner = self.owner.get(target)
+            if owner == src:
+                out.append(True)
+                continue
+            src_ip = self.source_int(src, target)
+            if src_ip is None or owner is None:
+                out.append(False)
+                continue
+            there = tables.get(target)
+            if there is None:
+                there = tables[target] = self._distances(target)
+            back = tables.get(src_ip)
+            if back is None:
+                back = tables[src_ip] = self._distances(src_ip)
+            links, back_links = there[src], back[owner]
+            out.append(links is not None and links <= MAX_HOPS and back_links is not None and back_links <= MAX_HOPS)
+        return out
 
     def forward_path(self, src: str, dst: IPv4Addr) -> tuple[list[str], bool]:
         """The nodes a packet visits from ``src`` towards ``dst`` and whether it arrives."""
@@ -231,9 +320,7 @@ class Forwarder:
 
     def source_int(self, node: str, dst: int) -> int | None:
         hop = self.lookup_int(node, dst)
-        if hop is None:
-            return None
-        return next((e[4] for e in self.ends[node] if e[0] == hop[0]), None)
+        return None if hop is None else self._own.get((node, hop[0]))
 
     def source_address(self, node: str, dst: IPv4Addr) -> IPv4Addr | None:
         got = self.source_int(node, int(dst))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from conftest import IS_ROOT, ROOT, need
 from nslab_kernel import BackendError, Lab, load
+from nslab_kernel.routing import Forwarder, Parts
 from nslab_kernel.topology import from_dict
 
 REGRESSIONS = Path(__file__).parent / "sim_regressions"
@@ -114,6 +116,8 @@ def compare(data: dict) -> list[str]:
             assert (a.source, a.address) == (b.source, b.address)
             if a.ok != b.ok:
                 diffs.append(f"ping {a.source} -> {a.address}: kernel {a.ok}, sim {b.ok}")
+            if a.expected != a.ok:  # the lab is its target state: the model must predict the kernel
+                diffs.append(f"ping {a.source} -> {a.address}: kernel {a.ok}, expected {a.expected}")
         for s in topo.node_names:
             for d in topo.node_names:
                 if s != d and topo.addresses_of(d):
@@ -203,3 +207,27 @@ def test_notebooks_run_on_sim_without_privileges(nobody_home):
         assert results and results[-1]["reachable"] is True, text[-2000:]
         outputs.append(out)
     assert not list((home / ".local" / "state" / "nslab" / "labs").glob("*.jsonl"))  # the last cells removed them
+
+
+# --- the whole-matrix model equals the hop-by-hop walk (no root) ------------------------------------------------
+
+@settings(max_examples=int(os.environ.get("NSLAB_MODEL_EXAMPLES", "300")), deadline=None)
+@given(data=topologies(), rp_filter=st.sampled_from([0, 1, 2]))
+def test_reachable_all_equals_the_walk_per_probe(data, rp_filter):
+    topo = from_dict(data, "generated")
+    model = Forwarder(parts=dataclasses.replace(Parts.of(topo), rp_filter=rp_filter))
+    pairs = [(s, a.ip) for s in topo.node_names for d in topo.node_names if d != s for a in topo.addresses_of(d)]
+    walked = [Forwarder(parts=dataclasses.replace(Parts.of(topo), rp_filter=rp_filter)).reachable(s, a)
+              for s, a in pairs]
+    assert model.reachable_all(pairs) == walked
+
+
+@pytest.mark.parametrize("routers,far_reached", [(62, True), (63, True), (64, False)])
+def test_the_model_counts_the_ttl(routers, far_reached):
+    """A raw socket's TTL is 64: a packet crosses at most 63 forwarding routers."""
+    topo = load(f"chain:{routers}")
+    model = Forwarder(topo)
+    h2 = topo.addresses_of("h2")[0].ip
+    near = topo.addresses_of(topo.node_names[-2])[0].ip
+    pairs = [("h1", h2), ("h1", near), ("r1", h2)]
+    assert model.reachable_all(pairs) == [model.reachable(s, a) for s, a in pairs] == [far_reached, True, True]
