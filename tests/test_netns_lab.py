@@ -292,3 +292,27 @@ def test_cli_without_privileges_says_so_in_one_line(root, state, tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "privileges" in lines[0] and "sudo" in lines[0], lines
     assert "Traceback" not in proc.stderr
+
+
+def test_a_chain_past_the_ttl_fails_where_the_model_says(root, state, unique):
+    """chain:64 puts 64 routers between h1 and h2: a TTL of 64 crosses 63. The kernel answers
+    "time exceeded", the model predicts exactly the probes that fail, and RTTs are the kernel's."""
+    lab = Lab.load("chain:64", lab=unique())
+    try:
+        lab.up()
+        matrix = lab.ping_matrix()
+        failed = {(p.source, p.node) for p in matrix.probes if not p.ok}
+        assert failed == {("h1", "h2"), ("h2", "h1")}, failed
+        assert all(p.ok == p.expected for p in matrix.probes)
+        far = next(p for p in matrix.probes if (p.source, p.node) == ("h1", "h2"))
+        assert far.error.startswith("time exceeded") and far.rtt_ms is None
+        rtts = [p.rtt_ms for p in matrix.probes if p.ok]
+        assert all(r is not None and 0 <= r < 1000 for r in rtts)
+        # kernel stamps, not this process's reading delays: a round trip over 2 hops is shorter
+        # than one over 80 or more, on every source
+        order = {n: i for i, n in enumerate(lab.topology.node_names)}
+        near = sorted(p.rtt_ms for p in matrix.probes if p.ok and abs(order[p.source] - order[p.node]) == 1)
+        far = sorted(p.rtt_ms for p in matrix.probes if p.ok and abs(order[p.source] - order[p.node]) >= 40)
+        assert near[len(near) // 2] < far[len(far) // 2], (near[len(near) // 2], far[len(far) // 2])
+    finally:
+        lab.down()
