@@ -308,47 +308,59 @@ def ping_matrix(lab: str, handles: Mapping[str, tuple[str, str]], targets: Mappi
                 ) -> PingMatrix:
     """Probe from every source in ``handles`` (node -> (netns name, path)) to its ``targets``.
 
-    ``expected`` (what the topology says each probe should do) may be a callable:
-    it is then computed here once every request is sent, while the last replies
-    are awaited (not before: the probe threads would wait for the interpreter).
+    ``expected`` (what the topology says each probe should do) may be a callable,
+    computed here first: computing it while the probe threads run only makes them
+    wait for the interpreter, and knowing it lets each thread write up its sources
+    while the other threads' requests are in the kernel.
     """
     if not 0 < timeout <= 60:
         raise ValueError("timeout must be between 0 and 60 seconds")
     if ctypes.sizeof(ctypes.c_void_p) != 8:
         raise BackendError("the ping matrix lays out sendmmsg's messages for a 64-bit Linux; this Python is 32-bit")
     start = time.perf_counter()
-    deadline = time.monotonic() + timeout
-    results: dict[str, list[tuple[str, str, bool, float | None, str]]] = {}
+    results: dict[str, list[Probe]] = {}
     errors: list[BaseException] = []
     host = nsfs.host_netns_inode()
     sources = list(handles.items())
+    if callable(expected):
+        expected = expected()
+    want = expected
+    deadline = time.monotonic() + timeout
+
+    def finish(src: "_Source") -> None:
+        src.close()
+        results[src.source] = [Probe(src.source, node, address, ok, rtt, error,
+                                     None if want is None else want.get((src.source, address)))
+                               for node, address, ok, rtt, error in src.outcomes()]
+
     # A few threads, each opening one raw socket per source inside that source's
     # namespace (a socket keeps the namespace it was made in), then polling all of
     # them: no fork per probe and no thread per node fighting for the GIL.  On a
     # veth path the kernel carries a request and its reply inside the send call, so
-    # the threads' sends are where the work runs, one core each.
+    # the threads' sends are where the work runs, one core each; a source whose
+    # replies are all in is written up by its thread while the other one sends.
     shares = [sources[i::PROBE_WORKERS] for i in range(min(PROBE_WORKERS, len(sources)))]
-    all_sent = threading.Barrier(len(shares) + 1) if shares else None
 
     def work(share: list[tuple[str, tuple[str, str]]]) -> None:
         opened: list[_Source] = []
         try:
-            try:
-                for source, (_name, path) in share:
-                    try:
-                        nsfs.enter(path, host)
-                    except PermissionError:
-                        raise BackendError(f"refusing to probe from '{source}': it is the host's own namespace"
-                                           ) from None
-                    except FileNotFoundError:
-                        results[source] = [(n, a, False, None, f"{source} is not up") for n, a in targets.get(source, ())]
-                        continue
-                    opened.append(_Source(source, targets.get(source, ())))
-                buffers = _Buffers()
-                for src in opened:
-                    src.send_all(buffers)
-            finally:
-                _pass(all_sent)
+            buffers = _Buffers()
+            for source, (_name, path) in share:
+                try:
+                    nsfs.enter(path, host)
+                except PermissionError:
+                    raise BackendError(f"refusing to probe from '{source}': it is the host's own namespace") from None
+                except FileNotFoundError:
+                    results[source] = [Probe(source, n, a, False, None, f"{source} is not up",
+                                             None if want is None else want.get((source, a)))
+                                       for n, a in targets.get(source, ())]
+                    continue
+                src = _Source(source, targets.get(source, ()))
+                opened.append(src)
+                src.send_all(buffers)
+                if src.done:
+                    opened.pop()
+                    finish(src)
             poller = select.poll()
             by_fd = {src.sock.fileno(): src for src in opened}
             for src in opened:
@@ -370,34 +382,15 @@ def ping_matrix(lab: str, handles: Mapping[str, tuple[str, str]], targets: Mappi
             errors.append(exc)
         finally:
             for src in opened:
-                src.close()
-                results[src.source] = src.outcomes()
+                finish(src)
 
     threads = [threading.Thread(target=work, args=(share,), name="nslab-ping", daemon=True) for share in shares]
     for t in threads:
         t.start()
-    _pass(all_sent)
-    if callable(expected):
-        expected = expected()
     for t in threads:
         while t.is_alive():
             t.join(0.2)
     if errors:
         raise errors[0]
-    want = expected or {}
-    probes = [Probe(source, node, address, ok, rtt, error, want.get((source, address)) if expected is not None else None)
-              for source in handles for node, address, ok, rtt, error in results.get(source, ())]
+    probes = [p for source in handles for p in results.get(source, ())]
     return PingMatrix(lab, list(handles), probes, timeout, time.perf_counter() - start)
-
-
-def _pass(barrier: threading.Barrier | None) -> None:
-    """Wait at ``barrier`` for the other threads; a broken one is passed, and an
-    interrupted wait (Ctrl-C) breaks it so that no thread waits for ever."""
-    if barrier is not None:
-        try:
-            barrier.wait()
-        except threading.BrokenBarrierError:
-            pass
-        except BaseException:
-            barrier.abort()
-            raise
