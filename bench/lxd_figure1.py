@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -27,6 +28,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nslab_kernel import Lab, load  # noqa: E402
 from nslab_kernel.images import DEFAULT_IMAGE  # noqa: E402
+
+_thread_hook = threading.excepthook
+
+
+def _quiet_ws4py(args: threading.ExceptHookArgs) -> None:
+    """pylxd's execute() stops ws4py's WebSocketManager, whose thread may then still
+    unregister a socket from the closed epoll ("I/O operation on closed epoll object"):
+    a race inside those libraries, after the command's result is in. Not worth a traceback."""
+    if (args.thread is not None and args.thread.name == "WebSocketManager" and args.exc_type is ValueError
+            and "closed epoll" in str(args.exc_value)):
+        return
+    _thread_hook(args)
+
+
+threading.excepthook = _quiet_ws4py
 
 
 def by_hand(topo, commands: list[str], image: str) -> dict:
