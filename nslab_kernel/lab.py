@@ -133,8 +133,8 @@ class Lab:
         topo = self.topology
         report = Report(f"{title} {self.name}")
         progress = progress or self.progress
+        self.backend.preflight()  # before the lock: a refused start leaves not even a records folder
         with records.lock(self.name):
-            self.backend.preflight()
             record = self._record(create="nodes" in stages)
             if record is None:
                 raise LabNotFound(f"lab '{self.name}' is not up yet; create its nodes first (lab.up() or lab.add_node())")

@@ -181,6 +181,34 @@ def test_cli_errors_for_lxd(client, state, tmp_path):
     assert again.returncode == 0 and "already so" in again.stdout
 
 
+def test_lxd_socket_not_accessible_says_so_in_one_line(client, tmp_path):
+    """A user outside root and the lxd group: one line each, and nothing written."""
+    need(subprocess.run(["which", "setpriv"], capture_output=True).returncode == 0, "needs setpriv (util-linux)")
+    env = {**os.environ, "NSLAB_STATE_DIR": str(tmp_path / "nobody")}
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *nslab_cmd()]
+    image = subprocess.run([*as_nobody, "image"], capture_output=True, text=True, env=env, timeout=60)
+    assert image.returncode == 1 and image.stderr.count("\n") == 1, image
+    assert "cannot talk to LXD" in image.stderr and "not accessible to this user" in image.stderr
+    up = subprocess.run([*as_nobody, "up", "two-containers", "--backend", "lxd"], capture_output=True, text=True,
+                        env=env, timeout=60)
+    assert up.returncode == 1 and up.stderr.count("\n") == 1 and "sudo" in up.stderr, up
+    assert "Traceback" not in image.stderr + up.stderr
+    assert not (tmp_path / "nobody").exists()
+    assert "contenedor1" not in containers(client)
+
+
+def test_image_not_buildable_names_the_package_and_imports_nothing(client, monkeypatch):
+    from nslab_kernel import BackendError, images
+    monkeypatch.setattr(images, "BUSYBOX_PATHS", ("/nonexistent/busybox",))
+    before = {i.fingerprint for i in client.images.all()}
+    alias = f"nslab-missing-{os.getpid()}"
+    with pytest.raises(BackendError) as info:
+        images.ensure_image(client, alias)
+    assert "busybox-static" in str(info.value) and "apt-get install busybox-static" in str(info.value)
+    assert {i.fingerprint for i in client.images.all()} == before
+    assert not images.image_exists(client, alias)
+
+
 def test_image_tarball_is_busybox_with_the_tools_students_use():
     import io
     import tarfile

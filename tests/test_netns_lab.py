@@ -292,6 +292,7 @@ def test_cli_without_privileges_says_so_in_one_line(root, state, tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "privileges" in lines[0] and "sudo" in lines[0], lines
     assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "nobody").exists()  # refused before anything was written
 
 
 def test_a_chain_past_the_ttl_fails_where_the_model_says(root, state, unique):
