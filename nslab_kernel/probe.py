@@ -165,7 +165,9 @@ class _Source:
     carries each request and its reply inside that call.  The round-trip time is
     the kernel's own: the reply's arrival stamp minus the stamp the request got as
     it entered the source's interface queue (SO_TIMESTAMPING), so the time this
-    process takes to read replies is never counted.
+    process takes to read replies is never counted.  A request that first waits
+    for ARP gets its stamp after it (``ping`` would count that wait; on a veth it
+    is a few microseconds).
     """
 
     def __init__(self, source: str, targets: Sequence[tuple[str, str]]):
