@@ -210,9 +210,7 @@ def check(topo: Topology, sections: Sequence[str] = SECTIONS, state: LabState | 
             from .probe import ping_matrix
             from .routing import Forwarder
             targets = _targets(topo)
-            model = Forwarder(topo)
-            wanted = [(s, a) for s, pairs in targets.items() for _n, a in pairs]
-            expected = dict(zip(wanted, model.reachable_all([(s, _ip(a)) for s, a in wanted])))
+            expected = Forwarder(topo).expected_matrix(targets)
             present = {n: h for n, h in handles_for(topo).items() if nodes[n].exists}
             matrix = ping_matrix(topo.name, present, {n: targets[n] for n in present}, 1.0, expected)
         for pair in matrix.pairs:
@@ -231,11 +229,6 @@ def check(topo: Topology, sections: Sequence[str] = SECTIONS, state: LabState | 
                 report.items.append(CheckItem("reachability", f"{source} -> *", False,
                                               f"node {source} does not exist yet", f"ip netns add {topo.netns_name(source)}"))
     return report
-
-
-def _ip(text: str):
-    from .topology import IPv4Addr
-    return IPv4Addr(text)
 
 
 def _targets(topo: Topology) -> dict[str, list[tuple[str, str]]]:

@@ -293,11 +293,7 @@ class Lab:
     def expected(self) -> dict[tuple[str, str], bool]:
         """What the topology says each probe should do (its target state); computed once per lab."""
         if self._expected is None or self._expected[0] is not self.topology:
-            model = Forwarder(self.topology)
-            addresses = {str(e.address.ip): e.address.ip for l in self.topology.links for e in l.endpoints if e.address}
-            wanted = [(src, address) for src, pairs in self.targets().items() for _node, address in pairs]
-            got = model.reachable_all([(src, addresses[address]) for src, address in wanted])
-            self._expected = (self.topology, dict(zip(wanted, got)))
+            self._expected = (self.topology, Forwarder(self.topology).expected_matrix(self.targets()))
         return self._expected[1]
 
     def ping_matrix(self, timeout: float = 1.0) -> PingMatrix:

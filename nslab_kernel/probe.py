@@ -285,19 +285,19 @@ class _Source:
                            else "time exceeded (a routing loop, or more routers than the TTL)")
                     self.outcome.setdefault(seq, (False, None, f"{why}, reported by {by}"))
 
-    def close(self) -> None:
+    def probes(self, expected: Mapping[tuple[str, str], bool] | None) -> list[Probe]:
+        """Close the socket; a Probe per target, in order, with what ``expected`` says of it."""
         self.sock.close()
-
-    def outcomes(self) -> list[tuple[str, str, bool, float | None, str]]:
-        """(node, address, ok, rtt_ms, error) per target, in order."""
         out = []
         for seq, (node, address) in enumerate(self.targets):
+            want = None if expected is None else expected.get((self.source, address))
             arrived = self.answers.get(seq)
             if arrived is not None:
                 left = self.left[seq] or self.sent[seq]  # no kernel stamp: the clock before the send
-                out.append((node, address, True, round(max(arrived - left, 0) / 1e6, 3), ""))
+                out.append(Probe(self.source, node, address, True, round(max(arrived - left, 0) / 1e6, 3), "", want))
             else:
-                out.append((node, address) + self.outcome.get(seq, (False, None, "no reply")))
+                ok, rtt, error = self.outcome.get(seq, (False, None, "no reply"))
+                out.append(Probe(self.source, node, address, ok, rtt, error, want))
         return out
 
 
@@ -324,16 +324,8 @@ def ping_matrix(lab: str, handles: Mapping[str, tuple[str, str]], targets: Mappi
     errors: list[BaseException] = []
     host = nsfs.host_netns_inode()
     sources = list(handles.items())
-    if callable(expected):
-        expected = expected()
-    want = expected
+    want = expected() if callable(expected) else expected
     deadline = time.monotonic() + timeout
-
-    def finish(src: "_Source") -> None:
-        src.close()
-        results[src.source] = [Probe(src.source, node, address, ok, rtt, error,
-                                     None if want is None else want.get((src.source, address)))
-                               for node, address, ok, rtt, error in src.outcomes()]
 
     # A few threads, each opening one raw socket per source inside that source's
     # namespace (a socket keeps the namespace it was made in), then polling all of
@@ -362,7 +354,7 @@ def ping_matrix(lab: str, handles: Mapping[str, tuple[str, str]], targets: Mappi
                 src.send_all(buffers)
                 if src.done:
                     opened.pop()
-                    finish(src)
+                    results[source] = src.probes(want)
             poller = select.poll()
             by_fd = {src.sock.fileno(): src for src in opened}
             for src in opened:
@@ -384,7 +376,7 @@ def ping_matrix(lab: str, handles: Mapping[str, tuple[str, str]], targets: Mappi
             errors.append(exc)
         finally:
             for src in opened:
-                finish(src)
+                results[src.source] = src.probes(want)
 
     threads = [threading.Thread(target=work, args=(share,), name="nslab-ping", daemon=True) for share in shares]
     for t in threads:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from .topology import DEFAULT_NET, IPv4Addr, Route
 
@@ -300,6 +300,12 @@ class Forwarder:
             links, back_links = there[src], back[owner]
             out.append(links is not None and links <= MAX_HOPS and back_links is not None and back_links <= MAX_HOPS)
         return out
+
+    def expected_matrix(self, targets: Mapping[str, Iterable[tuple[str, str]]]) -> dict[tuple[str, str], bool]:
+        """For a ping matrix's targets (source -> [(node, address)]), keyed (source, address):
+        would each probe get its reply?"""
+        wanted = [(src, address) for src, pairs in targets.items() for _node, address in pairs]
+        return dict(zip(wanted, self.reachable_all([(src, IPv4Addr(address)) for src, address in wanted])))
 
     def forward_path(self, src: str, dst: IPv4Addr) -> tuple[list[str], bool]:
         """The nodes a packet visits from ``src`` towards ``dst`` and whether it arrives."""

@@ -154,10 +154,7 @@ class SimBackend(Backend):
         net = self._net(topo)
         fw = net.forwarder()
         exp = expected() if callable(expected) else (expected or {})
-        from ipaddress import IPv4Address
-        present = [(source, IPv4Address(address)) for source in topo.node_names if source in net.nodes
-                   for _node, address in targets.get(source, ())]
-        answers = dict(zip(((s, str(a)) for s, a in present), fw.reachable_all(present)))
+        answers = fw.expected_matrix({s: targets.get(s, ()) for s in topo.node_names if s in net.nodes})
         probes = []
         for source in topo.node_names:
             for node, address in targets.get(source, ()):
