@@ -69,6 +69,11 @@ class PingMatrix:
             grouped.setdefault((p.source, p.node), []).append(p)
         self._pairs = {k: Pair(k[0], k[1], tuple(v)) for k, v in grouped.items()}
 
+    @property
+    def elapsed(self) -> str:
+        """How long the matrix took, for people: milliseconds below a tenth of a second."""
+        return f"{self.elapsed_s * 1000:.0f} ms" if self.elapsed_s < 0.1 else f"{self.elapsed_s:.2f} s"
+
     def pair(self, source: str, destination: str) -> Pair:
         return self._pairs[(source, destination)]
 
@@ -111,7 +116,7 @@ class PingMatrix:
                              if (s, d) in self._pairs or s == d else "".rjust(width))
             lines.append(s.ljust(width) + " " + " ".join(cells))
         ok = sum(p.ok for p in self.probes)
-        lines.append(f"{ok}/{len(self.probes)} probes answered in {self.elapsed_s:.2f} s"
+        lines.append(f"{ok}/{len(self.probes)} probes answered in {self.elapsed}"
                      + ("" if self.reachable else f"; failed: {', '.join(f'{a}->{b}' for a, b in self.failed[:8])}"
                         + (" ..." if len(self.failed) > 8 else "")))
         return "\n".join(lines)

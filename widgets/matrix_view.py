@@ -85,7 +85,7 @@ class PingMatrixView(w.VBox):
         self.grid.children = children
         ok = sum(p.ok for p in m.probes)
         self.message.value = (f"{ok}/{len(m.probes)} sondas respondidas / probes answered "
-                              f"({m.elapsed_s:.2f} s)" + ("" if not m.unexpected else
+                              f"({m.elapsed})" + ("" if not m.unexpected else
                                                           f" · {len(m.unexpected)} distintas de lo esperado / "
                                                           "differ from the target"))
 
