@@ -305,7 +305,8 @@ class Forwarder:
         """For a ping matrix's targets (source -> [(node, address)]), keyed (source, address):
         would each probe get its reply?"""
         wanted = [(src, address) for src, pairs in targets.items() for _node, address in pairs]
-        return dict(zip(wanted, self.reachable_all([(src, IPv4Addr(address)) for src, address in wanted])))
+        parsed = {address: IPv4Addr(address) for address in {a for _s, a in wanted}}  # each address parsed once
+        return dict(zip(wanted, self.reachable_all([(src, parsed[address]) for src, address in wanted])))
 
     def forward_path(self, src: str, dst: IPv4Addr) -> tuple[list[str], bool]:
         """The nodes a packet visits from ``src`` towards ``dst`` and whether it arrives."""
