@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nslab_kernel import Lab, load  # noqa: E402
 # Imported before any timing, as the Mininet run imports mininet before its own:
 # the figures compare the work, not the interpreters' start-up.
-from nslab_kernel import inspect, netconf, probe  # noqa: E402,F401
-from nslab_kernel.steps import ip_batches  # noqa: E402
+from nslab_kernel.kernel import netconf, netstate, probe  # noqa: E402,F401
+from nslab_kernel.core.steps import ip_batches  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BUILD = ("nodes", "links", "addresses", "forwarding")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nslab_kernel import Lab, load  # noqa: E402
-from nslab_kernel.images import DEFAULT_IMAGE  # noqa: E402
+from nslab_kernel.backends.images import DEFAULT_IMAGE  # noqa: E402
 
 _thread_hook = threading.excepthook
 
@@ -79,7 +79,7 @@ def main() -> int:
     result: dict = {"topology": "figure1", "containers": 7}
     lab = Lab.load("figure1", backend="lxd", lab=f"bl{tag}", image=args.image)
     lab.backend.preflight()
-    from nslab_kernel.images import ensure_image
+    from nslab_kernel.backends.images import ensure_image
     if args.image == DEFAULT_IMAGE:
         ensure_image(lab.backend.client)  # not part of either timing
     try:

@@ -23,7 +23,7 @@ image = None  # LXD image (None: nslab's offline busybox image)
 keep = False  # True: leave the lab up at the end (also when the kernel stops)'''
 
 SETUP = '''import json
-from nslab_kernel import session
+from nslab_kernel.lifecycle import session
 from nslab_widgets import NetnsInspector, PingMatrixView, TopologyView, progress_bar, snapshot_svg
 
 backend = session.choose_backend(backend)
@@ -58,12 +58,12 @@ NOTEBOOKS[("01-preparacion", "01-preparation")] = [
        "privileges to create network namespaces, the LXD daemon with an image, and Graphviz to draw the "
        "topology. For each missing thing, the table says exactly what to do.\n\n" + PRIVILEGES[1]),
     code(PARAMETERS, ("parameters",)),
-    code("import json\nfrom nslab_kernel.doctor import examine\n\ndoctor = examine(lxd=backend in (\"auto\", \"lxd\"))\ndoctor"),
+    code("import json\nfrom nslab_kernel.analysis.doctor import examine\n\ndoctor = examine(lxd=backend in (\"auto\", \"lxd\"))\ndoctor"),
     md("Cada fila es una comprobación. **namespaces** es imprescindible; **lxd** solo hace falta para trabajar con "
        "contenedores (sin él, los cuadernos usan *namespaces* sencillos); **graphviz** dibuja los grafos.",
        "Each row is one check. **namespaces** is required; **lxd** is only needed to work with containers "
        "(without it the notebooks use plain namespaces); **graphviz** draws the graphs."),
-    code("from nslab_kernel import session\n\nprint(\"backend:\", session.choose_backend(backend))"),
+    code("from nslab_kernel.lifecycle import session\n\nprint(\"backend:\", session.choose_backend(backend))"),
     md("La herramienta de línea de comandos hace lo mismo: `nslab doctor`. Y estas son las versiones de las "
        "herramientas que usaremos a mano:",
        "The command line does the same: `nslab doctor`. And these are the versions of the tools we will use by "
@@ -89,7 +89,7 @@ NOTEBOOKS[("02-network-namespaces", "02-network-namespaces")] = [
        "## Processes and their netns\n\n`ps faxu` shows the processes as a tree. Next to each one we add the number "
        "(inode) of its netns: for now they should all have the same."),
     code("!ps faxu | head -12"),
-    code("import os\nfrom collections import Counter\nfrom nslab_kernel.procs import host_netns, processes, ps_faxu\n\n"
+    code("import os\nfrom collections import Counter\nfrom nslab_kernel.kernel.procs import host_netns, processes, ps_faxu\n\n"
          "print(os.readlink(f\"/proc/{os.getpid()}/ns/net\"))\n"
          "print(Counter(p.netns for p in processes()).most_common(3))"),
     code("!ls -l /proc/self/ns/net"),

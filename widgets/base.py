@@ -7,7 +7,7 @@ from typing import Any, Callable, Protocol
 
 import ipywidgets as w
 
-from nslab_kernel.errors import NslabError
+from nslab_kernel.core.errors import NslabError
 
 
 class LabLike(Protocol):

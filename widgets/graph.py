@@ -13,8 +13,10 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 
-from nslab_kernel.state import LabState
-from nslab_kernel.topology import Topology
+import graphviz
+
+from nslab_kernel.core.state import LabState
+from nslab_kernel.model.topology import Topology
 
 HOST_FILL, ROUTER_FILL = "#dbeafe", "#fef3c7"
 MISSING, BAD, OFF, PATH, STOP = "#9ca3af", "#cf222e", "#fb923c", "#2563eb", "#cf222e"
@@ -125,7 +127,6 @@ def render_svg(dot: str) -> str:
     if not shutil.which("dot"):
         return ("<div class='nslab-nograph'>Graphviz is not installed, so the graph cannot be drawn: "
                 "<code>sudo apt-get install graphviz</code></div>")
-    import graphviz
     svg = graphviz.Source(dot).pipe(format="svg", encoding="utf-8")
     return svg[svg.index("<svg"):]
 

@@ -9,12 +9,13 @@ addresses, routes and forwarding flag.
 from __future__ import annotations
 
 import html
+from dataclasses import asdict
 from typing import Any
 
 import ipywidgets as w
 
-from nslab_kernel.procs import NetnsName, Process, host_netns, netns_names, processes
-from nslab_kernel.state import LabState
+from nslab_kernel.core.state import LabState
+from nslab_kernel.kernel.procs import NetnsName, Process, host_netns, netns_names, processes
 
 from .base import LabLike, guarded
 
@@ -112,6 +113,5 @@ class NetnsInspector(w.VBox):
 
 def snapshot(lab: Any | None = None) -> dict:
     """Everything the inspector shows, as plain data (save it as JSON; load it without root)."""
-    from dataclasses import asdict
     return {"processes": [asdict(p) for p in processes()], "names": [asdict(n) for n in netns_names()],
             "host_netns": host_netns(), "state": lab.state().to_dict() if lab is not None else None}

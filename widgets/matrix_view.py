@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import ipywidgets as w
 
-from nslab_kernel.results import FAILED, OK, PARTIAL, Pair, PingMatrix
+from nslab_kernel.core.results import FAILED, OK, PARTIAL, Pair, PingMatrix
 
 from .base import LabLike, error_html, guarded
 

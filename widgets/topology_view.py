@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import ipywidgets as w
+from IPython.display import HTML
 
-from nslab_kernel.state import LabState
-from nslab_kernel.topology import Topology
+from nslab_kernel.core.state import LabState
+from nslab_kernel.model.schema import from_dict
+from nslab_kernel.model.topology import Topology
 
 from .base import LabLike, guarded
 from .graph import PathOverlay, path_from, topology_svg
@@ -40,7 +42,6 @@ class TopologyView(w.VBox):
 
     @classmethod
     def from_state(cls, topology: Topology | dict, state: LabState | dict | None = None) -> "TopologyView":
-        from nslab_kernel.topology import from_dict
         topo = topology if isinstance(topology, Topology) else from_dict(topology, "saved state")
         st = state if isinstance(state, LabState) or state is None else LabState.from_dict(state)
         return cls(None, topo, st, live=False)
@@ -63,5 +64,4 @@ class TopologyView(w.VBox):
 
 def snapshot_svg(lab: LabLike, path: PathOverlay | None = None) -> Any:
     """The graph of the lab as it is now, as a static picture (kept in a saved notebook)."""
-    from IPython.display import HTML
     return HTML(f"<div class='nslab-topology-static'>{topology_svg(lab.topology, lab.state(), path)}</div>")

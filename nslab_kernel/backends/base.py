@@ -3,19 +3,23 @@
 A backend only decides how a *node* exists (a named netns, an LXD container, a
 simulated object) and how to remove what it made.  Links, addresses, routes and
 forwarding are configured through the node's network namespace by
-:mod:`nslab_kernel.netconf`, the same code for every kernel-backed backend.
+:mod:`nslab_kernel.kernel.netconf`, the same code for every kernel-backed backend.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Sequence
+from typing import ClassVar, Sequence
 
-if TYPE_CHECKING:
-    from ..records import Record
-    from ..steps import Step
-    from ..topology import Topology
+from ..core.records import Record
+from ..core.state import LabState
+from ..core.steps import Step
+from ..kernel import netconf
+from ..kernel.netstate import read_lab_state
+from ..kernel.probe import ping_matrix
+from ..kernel.views import NetnsView
+from ..model.topology import Topology
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ class Backend(ABC):
     """How nodes exist (abstract), and how they are configured and read (the kernel's way by default).
 
     The default configuration methods act through each node's network namespace
-    (netconf, nlbatch, inspect, probe); the LXD backend reuses them unchanged
+    (netconf, nlbatch, netstate, probe); the LXD backend reuses them unchanged
     through its netns names, and the simulated backend overrides them.
     """
 
@@ -101,7 +105,6 @@ class Backend(ABC):
         return out
 
     def make_links(self, topo: "Topology", links) -> list["Step"]:
-        from .. import netconf
         handles = self.handles(topo, {e.node for link in links for e in link.endpoints})
         by_a: dict[str, list] = {}
         for link in links:
@@ -115,7 +118,6 @@ class Backend(ABC):
         return [s for steps in results.values() for s in steps]
 
     def converge(self, topo: "Topology", work: dict[str, NodeWork]) -> list["Step"]:
-        from .. import netconf
         handles = self.handles(topo, work)
 
         def configure(ns, node: str):
@@ -128,22 +130,20 @@ class Backend(ABC):
 
     def one_change(self, topo: "Topology", node: str, change: str, *args) -> "Step":
         """A single change in one node: ('forwarding', bool), ('delete_route', Route), ('delete_link', ifname)."""
-        from .. import netconf
         fn = {"forwarding": netconf.forwarding, "delete_route": netconf.delete_route,
               "delete_link": netconf.delete_link}[change]
         return netconf.for_each_netns(self.handles(topo, [node]), lambda ns, _n: fn(ns, *args))[node]
 
-    def read_state(self, topo: "Topology"):
-        from ..inspect import read_lab_state
+    def read_state(self, topo: "Topology") -> LabState:
         return read_lab_state(topo.name, self.handles(topo, topo.node_names))
 
-    def probe(self, topo: "Topology", targets, timeout: float, expected):
-        from ..probe import ping_matrix
-        return ping_matrix(topo.name, self.handles(topo, topo.node_names), targets, timeout, expected)
+    def probe(self, topo: "Topology", targets, timeout: float, expected, nodes: Sequence[str] | None = None):
+        """The ping matrix from ``nodes`` (default: every node of the topology) to their ``targets``."""
+        return ping_matrix(topo.name, self.handles(topo, topo.node_names if nodes is None else nodes), targets,
+                           timeout, expected)
 
     def kernel_view(self, topo: "Topology", state):
         """Route lookups for ``explain``: the kernel's own, in each node's namespace."""
-        from ..explain import NetnsView
         return NetnsView(topo, {n: (self.handle(topo, n).netns, self.handle(topo, n).path) for n in topo.node_names},
                          state)
 

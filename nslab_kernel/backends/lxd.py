@@ -19,13 +19,13 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
-from .. import nsfs
-from ..errors import BackendError, InputError, NameClash, PrivilegeError
-from ..images import DEFAULT_IMAGE, ensure_image
-from ..records import Record
-from ..steps import Step
-from ..topology import Topology
+from ..core.errors import BackendError, InputError, NameClash, PrivilegeError
+from ..core.records import Record
+from ..core.steps import Step
+from ..kernel import nsfs
+from ..model.topology import Topology
 from .base import Backend, ExecResult, NodeHandle
+from .images import DEFAULT_IMAGE, ensure_image
 from .netns import require_netns_privileges
 
 SOCKETS = ("/var/lib/lxd/unix.socket", "/var/snap/lxd/common/lxd/unix.socket")
@@ -119,7 +119,7 @@ logging.getLogger("urllib3.connectionpool").addFilter(_PoolFullFilter())
 
 def connect() -> Any:
     """A pylxd client for the local daemon, or one clear error saying what to do."""
-    try:
+    try:  # pylxd is optional (the 'lxd' extra): imported where the daemon is first needed
         import pylxd
         from pylxd.exceptions import ClientConnectionFailed
     except ImportError:
@@ -185,7 +185,7 @@ class LxdBackend(Backend):
 
     # --- reading ---------------------------------------------------------------------------
     def _instance(self, name: str) -> Any | None:
-        from pylxd.exceptions import NotFound
+        from pylxd.exceptions import NotFound  # optional dependency; present once self.client connected
         try:
             return self.client.instances.get(name)
         except NotFound:

@@ -7,11 +7,11 @@ import os
 import subprocess
 from typing import Sequence
 
-from .. import nsfs
-from ..errors import BackendError, NameClash, PrivilegeError
-from ..records import Record
-from ..steps import Step
-from ..topology import Topology
+from ..core.errors import BackendError, NameClash, PrivilegeError
+from ..core.records import Record
+from ..core.steps import Step
+from ..kernel import nsfs
+from ..model.topology import Topology
 from .base import Backend, ExecResult, NodeHandle
 
 PRIVILEGE_HINT = ("run it as root (sudo nslab ..., or the Jupyter kernel 'Python 3 (nslab)'), "

@@ -7,14 +7,16 @@ report says the network is simulated.
 from __future__ import annotations
 
 import errno
+import time
 from typing import Sequence
 
-from ..errors import BackendError, NameClash
-from ..records import Record, labs_dir
-from ..sim import SimError, SimNetwork
-from ..steps import Step
-from ..topology import Topology
+from ..core.errors import BackendError, NameClash
+from ..core.records import Record, labs_dir
+from ..core.results import PingMatrix, Probe
+from ..core.steps import Step
+from ..model.topology import Topology
 from .base import Backend, ExecResult, NodeHandle, NodeWork
+from .simnet import SimError, SimNetwork
 
 NOTE = "simulated"
 
@@ -147,16 +149,15 @@ class SimBackend(Backend):
     def read_state(self, topo: Topology):
         return self._net(topo).state(topo.name, {n: topo.netns_name(n) for n in topo.node_names})
 
-    def probe(self, topo: Topology, targets, timeout: float, expected):
-        import time
-        from ..results import PingMatrix, Probe
+    def probe(self, topo: Topology, targets, timeout: float, expected, nodes: Sequence[str] | None = None):
+        sources = topo.node_names if nodes is None else list(nodes)
         start = time.perf_counter()
         net = self._net(topo)
         fw = net.forwarder()
         exp = expected() if callable(expected) else (expected or {})
-        answers = fw.expected_matrix({s: targets.get(s, ()) for s in topo.node_names if s in net.nodes})
+        answers = fw.expected_matrix({s: targets.get(s, ()) for s in sources if s in net.nodes})
         probes = []
-        for source in topo.node_names:
+        for source in sources:
             for node, address in targets.get(source, ()):
                 if source not in net.nodes:
                     probes.append(Probe(source, node, address, False, None, f"{source} is not up", exp.get((source, address))))
@@ -164,7 +165,7 @@ class SimBackend(Backend):
                 ok = answers[(source, address)]
                 probes.append(Probe(source, node, address, ok, 0.05 if ok else None, "" if ok else "no reply (simulated)",
                                     exp.get((source, address))))
-        return PingMatrix(topo.name, topo.node_names, probes, timeout, time.perf_counter() - start)
+        return PingMatrix(topo.name, sources, probes, timeout, time.perf_counter() - start)
 
     def kernel_view(self, topo: Topology, state):
         net = self._net(topo)

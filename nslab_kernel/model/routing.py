@@ -11,12 +11,9 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import Iterable, Mapping
 
-from .topology import DEFAULT_NET, IPv4Addr, Route
-
-if TYPE_CHECKING:
-    from .topology import Endpoint, Topology
+from .topology import DEFAULT_NET, Endpoint, IPv4Addr, Route, Topology
 
 MAX_HOPS = 64  # Linux's default TTL
 

@@ -1,7 +1,7 @@
 """The Jupyter kernel "Python 3 (nslab)": this environment's Python, with the privileges labs need.
 
-    python -m nslab_kernel.kernelspec install          # for JupyterLab run as root
-    python -m nslab_kernel.kernelspec install --sudo   # for JupyterLab run by a normal user
+    nslab kernelspec install          # for JupyterLab run as root
+    nslab kernelspec install --sudo   # for JupyterLab run by a normal user
 
 With ``--sudo`` the kernel is started through ``sudo -n``; allow it once with a
 sudoers line (``visudo -f /etc/sudoers.d/nslab``)::
@@ -11,7 +11,6 @@ sudoers line (``visudo -f /etc/sudoers.d/nslab``)::
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -30,6 +29,7 @@ def spec(use_sudo: bool = False) -> dict:
 
 
 def install(use_sudo: bool = False, prefix: str | None = None, user: bool = False) -> str:
+    # jupyter_client comes with the 'notebooks' extra, not with nslab itself: imported only here
     from jupyter_client.kernelspec import KernelSpecManager
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)  # the spec is copied with its folder's mode: every user must be able to read it
@@ -39,22 +39,4 @@ def install(use_sudo: bool = False, prefix: str | None = None, user: bool = Fals
                                                        prefix=None if user else (prefix or sys.prefix))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nslab_kernel.kernelspec", description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=["install", "show"])
-    parser.add_argument("--sudo", action="store_true", help="start the kernel through sudo (JupyterLab as a normal user)")
-    parser.add_argument("--user", action="store_true", help="install for this user only")
-    parser.add_argument("--prefix", help="install under this prefix (default: this environment)")
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(argv)
-    if args.action == "show":
-        print(json.dumps(spec(args.sudo), indent=1))
-        return 0
-    path = install(args.sudo, args.prefix, args.user)
-    if not args.quiet:
-        print(f"installed kernel '{DISPLAY}' in {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+__all__ = ["DISPLAY", "NAME", "install", "spec"]

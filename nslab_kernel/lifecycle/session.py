@@ -9,6 +9,7 @@ import atexit
 import weakref
 from typing import Any
 
+from ..backends.auto import pick
 from .lab import Lab
 
 _open: "weakref.WeakSet[Lab]" = weakref.WeakSet()
@@ -21,7 +22,6 @@ def choose_backend(backend: str = "auto") -> str:
     """``auto``: LXD where it is usable, else plain namespaces, else the simulation."""
     if backend != "auto":
         return backend
-    from .backends.auto import pick
     return pick()
 
 

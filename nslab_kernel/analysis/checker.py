@@ -10,14 +10,15 @@ notebook can ask only for what the student has reached so far.
 
 from __future__ import annotations
 
-import argparse
 import html
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
-from .state import LabState
-from .topology import Topology
+from ..backends import Backend, get_backend
+from ..core.errors import InputError
+from ..core.state import LabState
+from ..model.routing import Forwarder
+from ..model.topology import Topology
 
 SECTIONS = ("nodes", "links", "addresses", "forwarding", "routes", "reachability")
 
@@ -98,19 +99,16 @@ class CheckReport:
                 f"<table>{rows}</table></div>")
 
 
-def handles_for(topo: Topology) -> dict[str, tuple[str, str]]:
-    """The namespaces the topology names, wherever they came from (nslab or ``ip netns add``)."""
-    from . import nsfs
-    return {n: (topo.netns_name(n), nsfs.netns_path(topo.netns_name(n))) for n in topo.node_names}
-
-
 def check(topo: Topology, sections: Sequence[str] = SECTIONS, state: LabState | None = None,
           matrix: Any = None, probe: Callable[[], Any] | None = None,
-          only: Sequence[str] | None = None) -> CheckReport:
+          only: Sequence[str] | None = None, backend: Backend | None = None) -> CheckReport:
     """Compare the live state with the topology's target, for the sections asked.
 
     ``only`` limits the items to these nodes (and links between them): a notebook
-    that has built two of seven nodes asks only about those.
+    that has built two of seven nodes asks only about those.  Without ``state``
+    (or ``matrix``/``probe``), ``backend`` reads (and probes) the namespaces the
+    topology names, wherever they came from (nslab or ``ip netns add``); by
+    default the netns backend's.
     """
     if only is not None:
         keep = set(only)
@@ -121,14 +119,13 @@ def check(topo: Topology, sections: Sequence[str] = SECTIONS, state: LabState | 
                        topo.routing, topo.netns_naming, topo.container_naming, topo.description, topo.source)
         if state is not None:
             state = LabState(state.lab, {k: v for k, v in state.nodes.items() if k in keep})
-        return check(sub, sections, state, matrix, probe)
+        return check(sub, sections, state, matrix, probe, backend=backend)
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
-        from .errors import InputError
         raise InputError(f"unknown check section {unknown[0]!r}; sections are {', '.join(SECTIONS)}")
-    if state is None:
-        from .inspect import read_lab_state  # kernel access only when no state is given
-        state = read_lab_state(topo.name, handles_for(topo))
+    if state is None:  # kernel access only when no state is given
+        backend = backend or get_backend("netns")
+        state = backend.read_state(topo)
     report = CheckReport(topo.name)
     nodes = state.nodes
     if "nodes" in sections:
@@ -207,12 +204,11 @@ def check(topo: Topology, sections: Sequence[str] = SECTIONS, state: LabState | 
         if matrix is None and probe is not None and all(s.exists for s in nodes.values()):
             matrix = probe()
         if matrix is None:
-            from .probe import ping_matrix
-            from .routing import Forwarder
             targets = _targets(topo)
             expected = Forwarder(topo).expected_matrix(targets)
-            present = {n: h for n, h in handles_for(topo).items() if nodes[n].exists}
-            matrix = ping_matrix(topo.name, present, {n: targets[n] for n in present}, 1.0, expected)
+            present = [n for n in topo.node_names if nodes[n].exists]
+            backend = backend or get_backend("netns")
+            matrix = backend.probe(topo, {n: targets[n] for n in present}, 1.0, expected, nodes=present)
         for pair in matrix.pairs:
             want = pair.expected_state
             if want is None or want == "failed":
@@ -259,36 +255,5 @@ def _link_hint(link, sa, sb, ia, ib, na: str, nb: str) -> str:
     return f"{a} is not paired with {b}"
 
 
-def add_cli(sub: argparse._SubParsersAction, lab_opt: Callable) -> None:
-    p = sub.add_parser("check", help="grade the live lab against a topology (also labs built by hand with ip)")
-    p.add_argument("topology", help="the topology file or bundled name the lab should match")
-    lab_opt(p)
-    p.add_argument("--section", action="append", choices=SECTIONS, help="only these sections (repeatable)")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--nbgrader", action="store_true", help="points per section, as JSON, for autograding")
-    p.set_defaults(func=_cmd_check)
-
-
-def _cmd_check(args: argparse.Namespace) -> int:
-    from . import records
-    from . import topology as topo_mod
-    topo = topo_mod.load(args.topology)
-    if args.lab:
-        topo = topo.renamed(args.lab)
-    if records.record_path(topo.name).exists():  # a lab nslab built: its own backend reads it (sim included)
-        from .lab import Lab
-        lab = Lab.open(topo.name)
-        report = check(topo, args.section or SECTIONS, state=lab.state(), probe=lab.ping_matrix)
-    else:  # built by hand with ip (or not at all): read the namespaces the topology names
-        report = check(topo, args.section or SECTIONS)
-    if args.nbgrader:
-        print(json.dumps(report.nbgrader(), indent=2))
-    elif args.json:
-        print(json.dumps(report.to_dict(), indent=2))
-    else:
-        print(report)
-    return 0 if report.passed else 1
-
-
-__all__ = ["CheckItem", "CheckReport", "SECTIONS", "check", "handles_for"]
+__all__ = ["CheckItem", "CheckReport", "SECTIONS", "check"]
 

@@ -20,10 +20,10 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Any
 
-from .explain import Lookup
-from .routing import Forwarder, Parts
-from .state import InterfaceState, LabState, NodeState, RouteState
-from .topology import Route
+from ..core.state import InterfaceState, LabState, NodeState, RouteState
+from ..model.lookup import Lookup
+from ..model.routing import Forwarder, Parts
+from ..model.topology import Route
 
 FAKE_INODE_BASE = 4026600000
 

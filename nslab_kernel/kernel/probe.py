@@ -23,8 +23,8 @@ import time
 from typing import Callable, Mapping, Sequence
 
 from . import nsfs
-from .errors import BackendError
-from .results import FAILED, OK, PARTIAL, Pair, PingMatrix, Probe
+from ..core.errors import BackendError
+from ..core.results import FAILED, OK, PARTIAL, Pair, PingMatrix, Probe
 
 __all__ = ["FAILED", "OK", "PARTIAL", "Pair", "PingMatrix", "Probe", "ping_matrix"]
 ICMP_ECHO_REPLY, ICMP_UNREACH, ICMP_ECHO, ICMP_TIME_EXCEEDED = 0, 3, 8, 11

@@ -12,39 +12,17 @@ the commands that fix it.  The result is data: the widgets draw its hops.
 
 from __future__ import annotations
 
-import argparse
 import html
 import ipaddress
-import json
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Protocol
 
-from .state import LabState, NodeState
-from .topology import Route, Topology
+from ..core.state import NodeState
+from ..model.lookup import KernelView
+from ..model.topology import Route, Topology
 
 MAX_HOPS = 64
 CAUSES = ("ok", "no_route_at_source", "not_forwarding", "no_route_onward", "no_return_route", "link_down",
           "wrong_subnet", "next_hop_missing", "routing_loop", "node_missing")
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """What the kernel's route lookup answered in one namespace."""
-
-    error: int = 0  # errno (0: a route was found)
-    kind: str = "unicast"  # unicast, local, unreachable, ...
-    oif: str | None = None
-    gateway: str | None = None
-    prefsrc: str | None = None
-    route: str = ""  # the chosen route, in ip's words (as far as the lookup tells)
-
-
-class KernelView(Protocol):
-    """What the walk needs: the lab's state, and the route lookup of one namespace."""
-
-    state: LabState
-
-    def route_get(self, node: str, dst: str, src: str | None = None, iif: str | None = None) -> Lookup: ...
 
 
 @dataclass(frozen=True)
@@ -354,59 +332,4 @@ def explain(topo: Topology, view: KernelView, source: str, destination: str, lan
     return Walker(topo, view, lang).explain(source, destination)
 
 
-# --- the kernel's answer, for namespaces (netns and LXD backends) -------------------------------------------
-
-class NetnsView:
-    """Route lookups asked of the kernel inside each namespace (``ip route get``, over netlink)."""
-
-    def __init__(self, topo: Topology, handles: dict[str, tuple[str, str]], state: LabState):
-        self.topo = topo
-        self.handles = handles
-        self.state = state
-
-    def route_get(self, node: str, dst: str, src: str | None = None, iif: str | None = None) -> Lookup:
-        from pyroute2.netlink.exceptions import NetlinkError
-        from . import netconf
-
-        def ask(ns: netconf.Netns, _key: str) -> Lookup:
-            kwargs: dict = {"dst": dst}
-            if iif is not None:
-                idx = next((i.index for i in self.state.nodes[node].interfaces if i.name == iif), None)
-                if idx is None:
-                    return Lookup(error=19)
-                kwargs["iif"] = idx
-                if src:
-                    kwargs["src"] = src
-            try:
-                msg = ns.ipr.route("get", **kwargs)[0]
-            except NetlinkError as exc:
-                return Lookup(error=exc.code)
-            names = {i.index: i.name for i in self.state.nodes[node].interfaces}  # read once, with the state
-            kinds = {1: "unicast", 2: "local", 3: "broadcast", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
-            oif = names.get(msg.get("RTA_OIF"))
-            gw = msg.get("RTA_GATEWAY")
-            text = f"{dst} via {gw} dev {oif}" if gw else f"{dst} dev {oif}"
-            return Lookup(0, kinds.get(msg["type"], str(msg["type"])), oif, gw, msg.get("RTA_PREFSRC"), text)
-
-        return netconf.for_each_netns({node: self.handles[node]}, ask)[node]
-
-
-def add_cli(sub: argparse._SubParsersAction, lab_opt: Callable) -> None:
-    p = sub.add_parser("explain", help="why SRC cannot reach DST (a node or an address), hop by hop")
-    p.add_argument("source")
-    p.add_argument("destination")
-    lab_opt(p)
-    p.add_argument("--lang", choices=["es", "en"], default="es")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_cmd)
-
-
-def _cmd(args: argparse.Namespace) -> int:
-    from .lab import Lab, only_lab
-    lab = Lab.open(args.lab or only_lab())
-    result = lab.explain(args.source, args.destination, lang=args.lang)
-    print(json.dumps(result.to_dict(), indent=2) if args.json else result)
-    return 0 if result.ok else 1
-
-
-__all__ = ["CAUSES", "Explanation", "Hop", "KernelView", "Lookup", "NetnsView", "explain"]
+__all__ = ["CAUSES", "Explanation", "Hop", "KernelView", "explain"]

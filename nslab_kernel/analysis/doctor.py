@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import html
-import json
 import shutil
-from dataclasses import asdict, dataclass
-from typing import Callable
+from dataclasses import dataclass
 
-from .errors import NslabError
+from ..backends.images import DEFAULT_IMAGE, image_exists
+from ..backends.lxd import connect
+from ..backends.netns import require_netns_privileges
+from ..core.errors import NslabError
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,6 @@ class Doctor:
 def examine(lxd: bool = True) -> Doctor:
     """Look at the machine; change nothing."""
     checks: list[Check] = []
-    from .backends.netns import require_netns_privileges
     try:
         require_netns_privileges()
         checks.append(Check("namespaces", True, "this process can create network namespaces"))
@@ -64,8 +63,6 @@ def examine(lxd: bool = True) -> Doctor:
                         "graph needs it)", "sudo apt-get install graphviz", required=False))
     if lxd:
         try:
-            from .backends.lxd import connect
-            from .images import DEFAULT_IMAGE, image_exists
             client = connect()
             checks.append(Check("lxd", True, f"LXD {client.host_info['environment'].get('server_version', '')} answers",
                                 required=False))
@@ -78,13 +75,4 @@ def examine(lxd: bool = True) -> Doctor:
     return Doctor(checks)
 
 
-def add_cli(sub: argparse._SubParsersAction, lab_opt: Callable) -> None:
-    p = sub.add_parser("doctor", help="is this machine ready? what is missing and what to do")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_cmd)
-
-
-def _cmd(args: argparse.Namespace) -> int:
-    doc = examine()
-    print(json.dumps([asdict(c) for c in doc.checks], indent=2) if args.json else doc)
-    return 0 if doc.ready else 1
+__all__ = ["Check", "Doctor", "examine"]

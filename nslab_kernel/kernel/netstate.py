@@ -12,7 +12,7 @@ import os
 from typing import Mapping
 
 from . import netconf
-from .state import InterfaceState, LabState, NodeState, RouteState
+from ..core.state import InterfaceState, LabState, NodeState, RouteState
 
 RT_PROTOS = {2: "kernel", 3: "boot", 4: "static"}
 __all__ = ["InterfaceState", "LabState", "NodeState", "RouteState", "read_lab_state"]

@@ -20,9 +20,9 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from . import nlbatch, nsfs
-from .errors import BackendError, NameClash
-from .steps import Step
-from .topology import IPv4If, Route
+from ..core.errors import BackendError, NameClash
+from ..core.steps import Step
+from ..model.topology import IPv4If, Route
 
 K = TypeVar("K")
 T = TypeVar("T")

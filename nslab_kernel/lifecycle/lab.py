@@ -14,21 +14,23 @@ Typical use::
 
 from __future__ import annotations
 
+import re
+import shlex
 from typing import Any, Callable, Iterable, Sequence
 
-from . import records, topology as topo_mod
-from .backends import Backend, ExecResult, get_backend
-from .backends.base import NodeWork
-from .errors import BackendError, InputError, LabBusy, LabNotFound, RecordError
-from .state import LabState
-
-if False:  # typing only
-    from .checker import CheckReport
-    from .explain import Explanation
-from .results import PingMatrix
-from .routing import Forwarder
-from .steps import Report
-from .topology import Endpoint, Link, Topology
+from ..analysis.checker import SECTIONS, CheckReport, check
+from ..analysis.explain import Explanation, explain
+from ..backends import Backend, ExecResult, get_backend
+from ..backends.base import NodeWork
+from ..backends.lxd import LxdBackend, socket_path
+from ..core import records
+from ..core.errors import BackendError, InputError, LabBusy, LabNotFound, RecordError
+from ..core.results import PingMatrix
+from ..core.state import LabState
+from ..core.steps import Report
+from ..model import schema
+from ..model.routing import Forwarder
+from ..model.topology import Endpoint, Link, Topology
 
 STAGES = ("nodes", "links", "addresses", "forwarding", "routes")
 
@@ -59,7 +61,7 @@ class Lab:
     def load(cls, spec: str | Topology, backend: str | Backend = "netns", lab: str | None = None,
              **backend_options: Any) -> "Lab":
         """A lab from a topology file, a bundled name (``figure1``) or ``chain:N``."""
-        topology = spec if isinstance(spec, Topology) else topo_mod.load(spec)
+        topology = spec if isinstance(spec, Topology) else schema.load(spec)
         if lab:
             topology = topology.renamed(lab)
         return cls(topology, backend, **backend_options)
@@ -69,7 +71,7 @@ class Lab:
         """The lab that is up under this name (or the only one that is up), from its record."""
         name = lab or only_lab()
         record = records.read(name)
-        topology = topo_mod.from_dict(record.topology, source=f"record of lab '{name}'")
+        topology = schema.from_dict(record.topology, source=f"record of lab '{name}'")
         return cls(topology, record.header.get("backend", "netns"), **record.header.get("backend_options", {}))
 
     @property
@@ -308,17 +310,15 @@ class Lab:
         return self.backend.read_state(self.topology)
 
     def check(self, sections: Sequence[str] | None = None, matrix: PingMatrix | None = None,
-              only: Sequence[str] | None = None) -> "CheckReport":
+              only: Sequence[str] | None = None) -> CheckReport:
         """Grade the live lab against the topology (all sections, or only those asked;
         ``only``: just these nodes and the links between them)."""
-        from .checker import SECTIONS, check
         return check(self.topology, sections or SECTIONS, state=self.state(), matrix=matrix,
                      probe=None if only else (lambda: self.ping_matrix()), only=only)
 
-    def explain(self, source: str, destination: str, lang: str = "es") -> "Explanation":
+    def explain(self, source: str, destination: str, lang: str = "es") -> Explanation:
         """Why ``source`` can or cannot reach ``destination`` (a node or an address), hop by hop,
         from the live state and the kernel's own route lookups; with the fix."""
-        from .explain import explain
         return explain(self.topology, self.backend.kernel_view(self.topology, self.state()), source, destination, lang)
 
     def status(self) -> dict[str, Any]:
@@ -336,7 +336,6 @@ class Lab:
         """Run a command inside a node; returns its output and exit status."""
         self.topology.node(node)
         if isinstance(argv, str):
-            import shlex
             argv = shlex.split(argv)
         return self.backend.exec(self.topology, node, list(argv), timeout)
 
@@ -385,7 +384,6 @@ def cleanup(lxd: bool | None = None) -> list[Report]:
         except LabNotFound:
             continue  # removed by someone else meanwhile
     if lxd is not False:
-        from .backends.lxd import LxdBackend, socket_path
         if lxd or socket_path():
             backend = LxdBackend()
             try:
@@ -414,5 +412,4 @@ def cleanup(lxd: bool | None = None) -> list[Report]:
 
 
 def _instances_in(path) -> set[str]:
-    import re
     return set(re.findall(r'"instance": "([0-9a-f]{32})"', path.read_text(errors="replace")))

@@ -9,7 +9,7 @@ in a fraction of a second.
 
 from __future__ import annotations
 
-import argparse
+import hashlib
 import io
 import os
 import platform
@@ -19,7 +19,7 @@ import tarfile
 import time
 from typing import Any, Callable
 
-from .errors import BackendError, InputError
+from ..core.errors import BackendError
 
 DEFAULT_IMAGE = "nslab-busybox"
 BUSYBOX_PATHS = ("/bin/busybox", "/usr/bin/busybox")
@@ -111,7 +111,6 @@ def ensure_image(client: Any, alias: str = DEFAULT_IMAGE, progress: Callable[[st
         text = str(exc)
         if "already exists" not in text:
             raise BackendError(f"LXD refused the image: {text}") from None
-        import hashlib
         image = client.images.get(hashlib.sha256(data).hexdigest())
     try:
         image.add_alias(alias, "nslab offline busybox image")
@@ -121,20 +120,4 @@ def ensure_image(client: Any, alias: str = DEFAULT_IMAGE, progress: Callable[[st
     return True
 
 
-def add_cli(sub: argparse._SubParsersAction, lab_opt: Callable) -> None:
-    p = sub.add_parser("image", help="build and import nslab's offline LXD image (busybox) if missing")
-    p.add_argument("--alias", default=DEFAULT_IMAGE)
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=_cmd_image)
-
-
-def _cmd_image(args: argparse.Namespace) -> int:
-    from .backends.lxd import connect
-    client = connect()
-    built = ensure_image(client, args.alias)
-    if not args.quiet or built:
-        print(f"image '{args.alias}': {'built and imported' if built else 'already in LXD (already so)'}")
-    return 0
-
-
-__all__ = ["DEFAULT_IMAGE", "build_tarball", "ensure_image", "find_busybox", "InputError"]
+__all__ = ["DEFAULT_IMAGE", "build_tarball", "ensure_image", "find_busybox", "image_exists"]
