@@ -1,7 +1,5 @@
-"""Shared fixtures.
+"""Shared fixtures (helpers to import are in tests/support.py).
 
-- ``need(cond, why)``: skip where a component is missing, but FAIL under
-  ``CI=true`` (CI must never pass by skipping).
 - Every test gets its own state dir and unique lab names; whatever it created is
   removed afterwards through nslab's own records, even when the test failed.
 - The whole session checks that the host's interfaces, addresses, routes and
@@ -11,48 +9,19 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CI = os.environ.get("CI") == "true"
-IS_ROOT = os.geteuid() == 0
+import nslab_kernel
+
+from .support import IS_ROOT, need, netns_names
+
 SESSION = uuid.uuid4().hex[:4]
 HOST_SYSCTLS = ["net/ipv4/ip_forward", "net/ipv4/conf/all/forwarding", "net/ipv4/conf/default/forwarding",
                 "net/ipv4/conf/all/rp_filter", "net/ipv4/ping_group_range", "net/ipv6/conf/all/forwarding"]
-
-
-def need(condition: bool, why: str) -> None:
-    if not condition:
-        if CI:
-            pytest.fail(f"{why} (CI=true: a missing component is a failure, not a skip)")
-        pytest.skip(why)
-
-
-def nslab_cmd() -> list[str]:
-    exe = shutil.which("nslab", path=os.path.dirname(sys.executable))
-    return [exe] if exe else [sys.executable, "-m", "nslab_kernel.cli"]
-
-
-def run_nslab(*args: str, check: bool = False, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([*nslab_cmd(), *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
-    if check and proc.returncode != 0:
-        raise AssertionError(f"nslab {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
-    return proc
-
-
-def netns_names() -> set[str]:
-    try:
-        return set(os.listdir("/var/run/netns"))
-    except FileNotFoundError:
-        return set()
 
 
 def host_snapshot() -> dict:
@@ -98,7 +67,6 @@ def state(tmp_path, monkeypatch):
     monkeypatch.setenv("NSLAB_STATE_DIR", str(folder))
     yield folder
     if IS_ROOT and (folder / "labs").exists():
-        import nslab_kernel
         nslab_kernel.cleanup()
         left = list((folder / "labs").glob("*"))
         assert not left, f"records left after cleanup: {left}"

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, need, netns_names
+from tests.support import ROOT, need, netns_names
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

@@ -17,7 +17,7 @@ import uuid
 import nbformat
 import pytest
 
-from conftest import IS_ROOT, ROOT, need
+from tests.support import IS_ROOT, ROOT, need
 
 pytestmark = [pytest.mark.browser, pytest.mark.root]
 CHROMIUM = "/usr/bin/chromium"
@@ -143,8 +143,8 @@ def test_widgets_render_and_respond_in_chromium(jupyter):
 def expected_pair_states() -> dict[tuple[str, str], str]:
     """Figure 1 with r2 not forwarding, per pair, from the model (independent of the browser)."""
     from nslab_kernel import load
-    from nslab_kernel.routing import Forwarder
-    from nslab_kernel.topology import Node, Topology
+    from nslab_kernel.model.routing import Forwarder
+    from nslab_kernel.model.topology import Node, Topology
     topo = load("figure1")
     nodes = tuple(Node(n.name, n.kind, n.forwarding and n.name != "r2", n.routes) for n in topo.nodes)
     model = Forwarder(Topology(topo.name, nodes, topo.links))

@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
-from conftest import run_nslab
 from nslab_kernel import Lab, load
-from nslab_kernel.checker import check
+from nslab_kernel.analysis.checker import check
+from tests.support import run_nslab
 
 pytestmark = pytest.mark.root
 STRUCTURE = ("nodes", "links", "addresses", "forwarding", "routes")

@@ -85,7 +85,7 @@ def test_each_break_is_named_and_the_fix_works(figure1, kind):
 
 
 def test_explain_to_an_address_and_cli(figure1):
-    from conftest import run_nslab
+    from tests.support import run_nslab
     sh("ip", "netns", "exec", ns(figure1, "r2"), "sysctl", "-qw", "net.ipv4.ip_forward=0")
     r = figure1.explain("h1", "10.0.3.2")
     assert r.cause == "not_forwarding" and r.node == "r2" and r.destination == "h3"

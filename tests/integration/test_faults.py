@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from conftest import need, netns_names, nslab_cmd, run_nslab
 from nslab_kernel import Lab, RecordError, cleanup
+from tests.support import need, netns_names, nslab_cmd, run_nslab
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 KILLS_NETNS = int(os.environ.get("NSLAB_KILLS", "20"))
@@ -184,7 +184,7 @@ def test_a_name_that_points_at_the_host_namespace_is_refused(root, state, unique
         assert trap in netns_names()
     finally:
         subprocess.run(["ip", "netns", "del", trap], capture_output=True)
-    from nslab_kernel import netconf
+    from nslab_kernel.kernel import netconf
     with pytest.raises(Exception, match="host's own namespace"):  # and the worker itself refuses, whatever the path
         netconf.for_each_netns({"x": ("host", f"/proc/{os.getpid()}/ns/net")}, lambda ns, k: None)
 
@@ -213,7 +213,7 @@ def test_without_privileges_every_command_says_what_is_missing(root, argv, tmp_p
 
 def test_cleanup_removes_temporaries_whose_writer_died(root, state):
     """A kill between writing a record's header and renaming it leaves a temporary file."""
-    from nslab_kernel import records
+    from nslab_kernel.core import records
     (state / "labs").mkdir(parents=True, exist_ok=True)
     dead = subprocess.Popen(["true"])
     dead.wait()

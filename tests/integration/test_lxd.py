@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from conftest import IS_ROOT, need, netns_names, nslab_cmd, run_nslab
 from nslab_kernel import InputError, Lab, NameClash, cleanup
 from nslab_kernel.backends.lxd import TAG_INSTANCE, connect, init_pids, socket_path
+from tests.support import IS_ROOT, need, netns_names, nslab_cmd, run_nslab
 
 pytestmark = [pytest.mark.root, pytest.mark.lxd]
 
@@ -21,7 +21,7 @@ def client():
     need(IS_ROOT, "needs root")
     need(socket_path() is not None, "needs a running LXD daemon (scripts/lxd-start.sh starts one)")
     c = connect()
-    from nslab_kernel.images import ensure_image
+    from nslab_kernel.backends.images import ensure_image
     ensure_image(c)
     return c
 
@@ -198,7 +198,8 @@ def test_lxd_socket_not_accessible_says_so_in_one_line(client, tmp_path):
 
 
 def test_image_not_buildable_names_the_package_and_imports_nothing(client, monkeypatch):
-    from nslab_kernel import BackendError, images
+    from nslab_kernel import BackendError
+    from nslab_kernel.backends import images
     monkeypatch.setattr(images, "BUSYBOX_PATHS", ("/nonexistent/busybox",))
     before = {i.fingerprint for i in client.images.all()}
     alias = f"nslab-missing-{os.getpid()}"
@@ -212,7 +213,7 @@ def test_image_not_buildable_names_the_package_and_imports_nothing(client, monke
 def test_image_tarball_is_busybox_with_the_tools_students_use():
     import io
     import tarfile
-    from nslab_kernel.images import build_tarball
+    from nslab_kernel.backends.images import build_tarball
     with tarfile.open(fileobj=io.BytesIO(build_tarball())) as tar:
         names = set(tar.getnames())
         assert {"metadata.yaml", "rootfs/bin/busybox", "rootfs/sbin/init", "rootfs/etc/inittab"} <= names

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from conftest import netns_names, run_nslab
 from nslab_kernel import InputError, Lab, NameClash, load
-from nslab_kernel.inspect import LabState
-from nslab_kernel.steps import ip_batches
+from nslab_kernel.core.state import LabState
+from nslab_kernel.core.steps import ip_batches
+from tests.support import netns_names, nslab_cmd, run_nslab
 
 pytestmark = pytest.mark.root
 
@@ -123,7 +123,7 @@ def test_down_never_removes_a_name_someone_else_now_owns(root, state, unique):
 
 
 def _kill_during_up(state, lab_name: str, sig: int) -> None:
-    proc = subprocess.Popen([*__import__("conftest").nslab_cmd(), "up", "chain:40", "--lab", lab_name],
+    proc = subprocess.Popen([*nslab_cmd(), "up", "chain:40", "--lab", lab_name],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
     record = state / "labs" / f"{lab_name}.jsonl"
     deadline = time.monotonic() + 30
@@ -286,7 +286,7 @@ def test_cli_without_privileges_says_so_in_one_line(root, state, tmp_path):
         pytest.fail("setpriv (util-linux) is needed for this test")
     env = {**os.environ, "NSLAB_STATE_DIR": str(tmp_path / "nobody")}
     proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                           *__import__("conftest").nslab_cmd(), "up", "figure1"],
+                           *nslab_cmd(), "up", "figure1"],
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 1, proc
     lines = proc.stderr.strip().splitlines()

@@ -6,7 +6,8 @@ import errno
 
 import pytest
 
-from nslab_kernel import Lab, netconf, nlbatch
+from nslab_kernel import Lab
+from nslab_kernel.kernel import netconf, nlbatch
 
 pytestmark = pytest.mark.root
 

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from conftest import IS_ROOT, ROOT, need, netns_names
+from tests.support import ALL_NOTEBOOKS as ALL
+from tests.support import NOTEBOOK_PAIRS as PAIRS
+from tests.support import IS_ROOT, NOTEBOOKS, ROOT, need, netns_names
 
-NOTEBOOKS = ROOT / "notebooks"
-PAIRS = [("01-preparacion", "01-preparation"), ("02-network-namespaces", "02-network-namespaces"),
-         ("03-pares-veth", "03-veth-pairs"), ("04-actividad-figura1", "04-activity-figure1"),
-         ("05-demo-profesor", "05-instructor-demo")]
-ALL = [("es", es) for es, _ in PAIRS] + [("en", en) for _, en in PAIRS]
 ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
-
-
-def code_cells(path: Path) -> list[str]:
-    return [c.source for c in nbformat.read(path, 4).cells if c.cell_type == "code"]
 
 
 def results(nb, marker: str = "NSLAB_RESULT") -> list:
@@ -36,39 +28,6 @@ def results(nb, marker: str = "NSLAB_RESULT") -> list:
     return out
 
 
-# --- no root needed ------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("lang,name", ALL, ids=[f"{l}/{n}" for l, n in ALL])
-def test_committed_without_outputs(lang, name):
-    nb = nbformat.read(NOTEBOOKS / lang / f"{name}.ipynb", 4)
-    nbformat.validate(nb)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, f"{lang}/{name} has committed output"
-    assert nb.metadata["kernelspec"]["name"] == "nslab"
-    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1 and all(k in tagged[0].source for k in ("backend", "lab", "image"))
-
-
-@pytest.mark.parametrize("es,en", PAIRS, ids=[p[0] for p in PAIRS])
-def test_spanish_and_english_have_the_same_code_cells(es, en):
-    assert code_cells(NOTEBOOKS / "es" / f"{es}.ipynb") == code_cells(NOTEBOOKS / "en" / f"{en}.ipynb")
-    prose_es = [c.source for c in nbformat.read(NOTEBOOKS / "es" / f"{es}.ipynb", 4).cells if c.cell_type == "markdown"]
-    prose_en = [c.source for c in nbformat.read(NOTEBOOKS / "en" / f"{en}.ipynb", 4).cells if c.cell_type == "markdown"]
-    assert len(prose_es) == len(prose_en) and all(a != b for a, b in zip(prose_es, prose_en))
-
-
-def test_committed_notebooks_are_what_build_py_writes(tmp_path, monkeypatch):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("nb_build", NOTEBOOKS / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "HERE", tmp_path)
-    for path in module.build():
-        committed = NOTEBOOKS / path.relative_to(tmp_path)
-        assert nbformat.read(path, 4) == nbformat.read(committed, 4), f"{committed} differs from notebooks/build.py"
-
-
 # --- executed with papermill -------------------------------------------------------------------------------
 
 def backends() -> list[str]:
@@ -80,7 +39,7 @@ def kernel():
     need(IS_ROOT, "the notebooks need root to create namespaces")
     from jupyter_client.kernelspec import KernelSpecManager
     need("nslab" in KernelSpecManager().find_kernel_specs(),
-         "the 'Python 3 (nslab)' kernel is not installed (python -m nslab_kernel.kernelspec install)")
+         "the 'Python 3 (nslab)' kernel is not installed (nslab kernelspec install)")
     return "nslab"
 
 
@@ -123,8 +82,8 @@ def check_outcome(name: str, nb) -> None:
 def expected_break() -> list[tuple[str, str]]:
     """What deleting r1's route to 10.0.4.0/24 breaks, from the model (independent of the run)."""
     from nslab_kernel import load
-    from nslab_kernel.routing import Forwarder
-    from nslab_kernel.topology import Node, Topology
+    from nslab_kernel.model.routing import Forwarder
+    from nslab_kernel.model.topology import Node, Topology
     topo = load("figure1")
     nodes = tuple(Node(n.name, n.kind, n.forwarding, tuple(r for r in n.routes if not (n.name == "r1" and str(r.dst) == "10.0.4.0/24")))
                   for n in topo.nodes)
@@ -190,18 +149,6 @@ def test_nothing_left_when_a_notebook_fails_midway(kernel, state, tmp_path, uniq
     if backend == "lxd":
         from nslab_kernel.backends.lxd import connect
         assert not [i.name for i in connect().instances.all() if i.name.startswith(name)]
-
-
-def test_binder_configuration_is_complete():
-    binder = ROOT / "binder"
-    assert {"graphviz", "iproute2"} <= set((binder / "apt.txt").read_text().split())
-    requirements = (binder / "requirements.txt").read_text()
-    for package in ("jupyterlab", "ipywidgets", "pyroute2", "graphviz", "papermill"):
-        assert package in requirements
-    post = binder / "postBuild"
-    assert os.access(post, os.X_OK)
-    text = post.read_text()
-    assert "pip install" in text and "nslab_kernel.kernelspec install" in text
 
 
 @pytest.mark.notebooks

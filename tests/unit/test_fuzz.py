@@ -7,7 +7,6 @@ import contextlib
 import copy
 import io
 import os
-from pathlib import Path
 
 import pytest
 import yaml
@@ -15,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nslab_kernel import InputError, TopologyError, load, parse
-from nslab_kernel.topology import from_dict
+from nslab_kernel.model.schema import from_dict
+from tests.support import FUZZ_CORPUS
 
-CORPUS = Path(__file__).parent / "fuzz_corpus"
+CORPUS = FUZZ_CORPUS
 EXAMPLES = int(os.environ.get("NSLAB_FUZZ_EXAMPLES", "300"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 KEYS = ["name", "nodes", "links", "routing", "naming", "kind", "routes", "forwarding", "endpoints", "addresses",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import struct
 
-from nslab_kernel import probe
+from nslab_kernel.kernel import probe
 
 
 def test_probe_packets_carry_a_valid_checksum():

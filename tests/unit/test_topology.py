@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from nslab_kernel import InputError, TopologyError, load, parse
-from nslab_kernel.routing import expected_reachable
-from nslab_kernel.topology import from_dict
+from nslab_kernel.model.routing import expected_reachable
+from nslab_kernel.model.schema import from_dict
 
 BASE = {
     "name": "mini",

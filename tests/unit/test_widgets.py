@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from nslab_kernel import load
-from nslab_kernel.results import PingMatrix, Probe
-from nslab_kernel.state import InterfaceState, LabState, NodeState, RouteState
+from nslab_kernel.core.results import PingMatrix, Probe
+from nslab_kernel.core.state import InterfaceState, LabState, NodeState, RouteState
 
 
 def saved_state(broken: bool = False) -> LabState:

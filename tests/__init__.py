@@ -1,0 +1,1 @@
+"""nslab's tests: unit/ (no root) and integration/ (root, kernel, LXD, notebooks, browser)."""

@@ -1,0 +1,98 @@
+"""Helpers shared by the tests (imported as ``tests.support``; fixtures live in conftest.py).
+
+- ``need(cond, why)``: skip where a component is missing, but FAIL under
+  ``CI=true`` (CI must never pass by skipping).
+- ``run_nslab``: the ``nslab`` command of this environment, as a student runs it.
+- ``topologies()``: random small topologies (hypothesis), for the model and the
+  simulation against the kernel.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import strategies as st
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+FUZZ_CORPUS = TESTS / "fuzz_corpus"
+SIM_REGRESSIONS = TESTS / "sim_regressions"
+NOTEBOOKS = ROOT / "notebooks"
+NOTEBOOK_PAIRS = [("01-preparacion", "01-preparation"), ("02-network-namespaces", "02-network-namespaces"),
+                  ("03-pares-veth", "03-veth-pairs"), ("04-actividad-figura1", "04-activity-figure1"),
+                  ("05-demo-profesor", "05-instructor-demo")]
+ALL_NOTEBOOKS = [("es", es) for es, _ in NOTEBOOK_PAIRS] + [("en", en) for _, en in NOTEBOOK_PAIRS]
+CI = os.environ.get("CI") == "true"
+IS_ROOT = os.geteuid() == 0
+
+
+def need(condition: bool, why: str) -> None:
+    if not condition:
+        if CI:
+            pytest.fail(f"{why} (CI=true: a missing component is a failure, not a skip)")
+        pytest.skip(why)
+
+
+def nslab_cmd() -> list[str]:
+    exe = shutil.which("nslab", path=os.path.dirname(sys.executable))
+    return [exe] if exe else [sys.executable, "-m", "nslab_kernel.cli"]
+
+
+def run_nslab(*args: str, check: bool = False, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run([*nslab_cmd(), *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"nslab {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+def netns_names() -> set[str]:
+    try:
+        return set(os.listdir("/var/run/netns"))
+    except FileNotFoundError:
+        return set()
+
+
+@st.composite
+def topologies(draw):
+    n = draw(st.integers(2, 6))
+    names = [f"n{i}" for i in range(n)]
+    edges = [(draw(st.integers(0, i - 1)), i) for i in range(1, n)]
+    for _ in range(draw(st.integers(0, 2))):
+        a, b = draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))
+        if a != b and (a, b) not in edges and (b, a) not in edges:
+            edges.append((a, b))
+    ifcount = {name: 0 for name in names}
+    links, subnets, own = [], [], {name: [] for name in names}
+    for k, (a, b) in enumerate(edges):
+        ea, eb = f"e{ifcount[names[a]]}", f"e{ifcount[names[b]]}"
+        ifcount[names[a]] += 1
+        ifcount[names[b]] += 1
+        net = f"10.77.{k}"
+        links.append({"endpoints": [f"{names[a]}:{ea}", f"{names[b]}:{eb}"], "addresses": [f"{net}.1/24", f"{net}.2/24"]})
+        subnets.append(f"{net}.0/24")
+        own[names[a]].append((net, f"{net}.2"))  # (connected subnet, the neighbour's address on it)
+        own[names[b]].append((net, f"{net}.1"))
+    nodes = {}
+    for name in names:
+        spec = {"kind": draw(st.sampled_from(["host", "router"]))}
+        if draw(st.booleans()):
+            spec["forwarding"] = draw(st.booleans())
+        connected = {c + ".0/24" for c, _ in own[name]}
+        routes = []
+        for subnet in subnets:
+            if subnet in connected or not draw(st.booleans()):
+                continue
+            net, neighbour = draw(st.sampled_from(own[name]))
+            gateway = neighbour if draw(st.integers(0, 9)) else f"{net}.9"  # sometimes nobody has it
+            routes.append(f"{subnet} via {gateway}")
+        if draw(st.integers(0, 3)) == 0:
+            routes.append(f"default via {draw(st.sampled_from(own[name]))[1]}")
+        spec["routes"] = routes
+        nodes[name] = spec
+    return {"name": "diff", "nodes": nodes, "links": links}
