@@ -62,7 +62,7 @@ ln -sf "$VENV/bin/nslab" /usr/local/bin/nslab
 "$VENV/bin/nslab" image --quiet
 
 # --- Jupyter kernel with the privileges to create namespaces -------------------------------------
-if "$VENV/bin/python" -c "import nslab_kernel.kernelspec" 2>/dev/null; then
-  "$VENV/bin/python" -m nslab_kernel.kernelspec install --quiet
+if "$VENV/bin/python" -c "import jupyter_client" 2>/dev/null; then
+  "$VENV/bin/nslab" kernelspec install --quiet
 fi
 log "ready"
