@@ -220,17 +220,16 @@ class CheckReport:
         return self.text()
 
     def html(self, level: int | None = None, limit: int = 6) -> str:
-        """The report for a notebook: a table, failures first within each section; items past
-        ``limit`` failures of a section folded under a <details>."""
+        """The report for a notebook: the score per section, then what to fix (at most ``limit`` per
+        section in view, the rest folded), then what is right, folded under a <details>."""
         esc = html.escape
         with language(self.lang):
             right_word, hint_word, solution_word = _("right"), _("hint"), _("one solution")
             head = " · ".join(f"<b>{esc(section_name(s, self.lang))}</b> {p}/{t}" for s, (p, t) in self.scores().items())
-            rows, folded = [], []
+            shown, more_failed, passed = [], [], []
             count: dict[str, int] = {}
             for i in self.items:
                 lv = level if level is not None else self.level_of(i)
-                colour = "#1a7f37" if i.ok else "#cf222e"
                 if i.ok:
                     detail = esc(i.right)
                 else:
@@ -242,19 +241,30 @@ class CheckReport:
                         detail += f"<br><i>{esc(hint_word)}</i>: {body}".replace("\n", "<br>")
                     if i.solution and lv >= 3:
                         detail += f"<br><i>{esc(solution_word)}</i>: {esc(i.solution)}"
-                row = (f"<tr style='color:{colour}' data-section='{esc(i.section)}' data-ok='{int(i.ok)}' "
-                       f"data-level='{lv}'><td>{'✔' if i.ok else '✘'}</td>"
-                       f"<td>{esc(section_name(i.section, self.lang))}</td><td>{esc(i.target)}</td>"
-                       f"<td style='color:#24292f;text-align:left'>{detail}</td></tr>")
-                count[i.section] = count.get(i.section, 0) + (not i.ok)
-                (folded if (i.ok and i.section == "reachability") or count[i.section] > limit else rows).append(row)
+                colour = "#1a7f37" if i.ok else "#cf222e"
+                row = (f"<tr style='vertical-align:top' data-section='{esc(i.section)}' data-ok='{int(i.ok)}' "
+                       f"data-level='{lv}'><td style='color:{colour}'>{'✔' if i.ok else '✘'}</td>"
+                       f"<td style='color:{colour}'>{esc(section_name(i.section, self.lang))}</td>"
+                       f"<td style='color:{colour}'>{esc(i.target)}</td><td style='text-align:left'>{detail}</td></tr>")
+                if i.ok:
+                    passed.append(row)
+                    continue
+                count[i.section] = count.get(i.section, 0) + 1
+                (shown if count[i.section] <= limit else more_failed).append(row)
             title = esc(_("Check of lab '{lab}'").format(lab=self.lab))
             foot = _("everything checked is right") if self.passed else _("{failed} of {total} items to fix").format(
                 failed=len(self.failed), total=len(self.items))
-            more = (f"<details><summary>{esc(_('{n} more items').format(n=len(folded)))}</summary>"
-                    f"<table>{''.join(folded)}</table></details>") if folded else ""
-            return (f"<div class='nslab-check' lang='{self.lang}'><div>{title}: {head}</div>"
-                    f"<table>{''.join(rows)}</table>{more}<div><b>{esc(foot)}</b></div></div>")
+            parts = [f"<div class='nslab-check' lang='{self.lang}'><div>{title}: {head}</div>",
+                     f"<div><b>{esc(foot)}</b></div>"]
+            if shown:
+                parts.append(f"<table>{''.join(shown)}</table>")
+            if more_failed:
+                summary = esc(_("{n} more items to fix").format(n=len(more_failed)))
+                parts.append(f"<details><summary>{summary}</summary><table>{''.join(more_failed)}</table></details>")
+            if passed:
+                summary = esc(_("{n} items right").format(n=len(passed)))
+                parts.append(f"<details><summary>{summary}</summary><table>{''.join(passed)}</table></details>")
+            return "".join(parts) + "</div>"
 
     def _repr_html_(self) -> str:
         return self.html()
