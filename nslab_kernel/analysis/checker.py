@@ -451,6 +451,8 @@ class _Grader:
         self.live = state.nodes
         self._chosen: dict[tuple[str, str], ipaddress.IPv4Interface | None] | None = None
         self._plan: tuple | None = None
+        self._node_commands: dict[str, tuple[str, list[str], str]] = {}
+        self._pids: dict[str, int] | None = None
 
     # --- helpers -----------------------------------------------------------------------------------------
     def ns(self, node: str) -> str:
@@ -465,19 +467,26 @@ class _Grader:
         return s.interface(end.ifname) if s is not None and s.exists else None
 
     def missing_node_item(self, section: str, target: str, node: str) -> CheckItem:
+        """An item that cannot be judged before its node exists: the nodes section has the commands."""
         return item(section, target, False, missing=_("node {node} does not exist yet").format(node=node),
-                    hints=(_("Create the nodes first (section nodes), then come back to this."),
-                           "", "\n".join(self.node_commands(node)[1])))
+                    hints=(_("Create the nodes first (section nodes), then come back to this."), "", ""))
 
     # --- nodes -------------------------------------------------------------------------------------------
     def node_commands(self, node: str) -> tuple[str, list[str], str]:
         """(what is missing, exact commands, shape) for a node that does not exist, fitting the backend."""
+        if node not in self._node_commands:
+            self._node_commands[node] = self._find_node_commands(node)
+        return self._node_commands[node]
+
+    def _find_node_commands(self, node: str) -> tuple[str, list[str], str]:
         ns = self.ns(node)
         if self.kind != "lxd":
             return (_("there is no network namespace '{ns}'").format(ns=ns), [Cmd.netns_add(ns)], "ip netns add NAME")
         cname = self.topo.container_name(node)
         path = nsfs.netns_path(ns)
-        pid = init_pids().get(cname)
+        if self._pids is None:
+            self._pids = init_pids()  # one scan of /proc for the whole check
+        pid = self._pids.get(cname)
         shape = "lxc info NAME   # PID\nmkdir -p /var/run/netns && ln -sf /proc/PID/ns/net /var/run/netns/NETNS"
         if pid is not None:
             if os.path.islink(path):
@@ -900,8 +909,8 @@ class _Grader:
                 waiting = [addr for _n, addr in wanted if addr in unknown_ips]
                 if waiting:
                     out.append(item("reachability", target, False,
-                                    missing=_("{dst} has no valid address of your choice yet on its link to "
-                                              "{src}'s side").format(dst=dst, src=src),
+                                    missing=_("{dst} cannot be reached yet: the addresses chosen on its link "
+                                              "are missing or not valid (see addresses)").format(dst=dst),
                                     hints=(_("Address both ends of the link first (section addresses)."), "", "")))
                     continue
                 pair = pairs.get((src, dst))
