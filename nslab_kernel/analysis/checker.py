@@ -645,7 +645,7 @@ class _Grader:
             return self._chosen
         out: dict[tuple[str, str], ipaddress.IPv4Interface | None] = {}
         for link in self.topo.links:
-            if not getattr(link, "choose", False):
+            if not link.student_chooses:
                 continue
             for end in link.endpoints:
                 problem, address = self._choice_problem(link, end)
@@ -709,7 +709,7 @@ class _Grader:
         out = []
         for link in self.topo.links:
             for end in link.endpoints:
-                if getattr(link, "choose", False):
+                if link.student_chooses:
                     out.append(self._chosen_item(link, end))
                 elif end.address is not None:
                     out.append(self._fixed_item(end))
@@ -863,7 +863,7 @@ class _Grader:
         links = []
         spare = iter(ipaddress.IPv4Network("198.18.0.0/15").subnets(new_prefix=30))
         for link in self.topo.links:
-            if not getattr(link, "choose", False):
+            if not link.student_chooses:
                 links.append(link)
                 continue
             a, b = chosen.get((link.a.node, link.a.ifname)), chosen.get((link.b.node, link.b.ifname))
@@ -875,7 +875,7 @@ class _Grader:
                         unknown.add((end.node, end.ifname))
                 a, b = ipaddress.IPv4Interface(f"{hosts[0]}/30"), ipaddress.IPv4Interface(f"{hosts[1]}/30")
             links.append(dataclasses.replace(link, a=dataclasses.replace(link.a, address=a),
-                                             b=dataclasses.replace(link.b, address=b)))
+                                             b=dataclasses.replace(link.b, address=b), choose=True))
         return dataclasses.replace(self.topo, links=tuple(links)), unknown
 
     # --- reachability ------------------------------------------------------------------------------------

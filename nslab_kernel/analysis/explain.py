@@ -120,7 +120,7 @@ class Walker:
         self.view = view
         self.state = view.state
         self.lang = resolve(lang)
-        if any(link.choose for link in topo.links):  # the student's own addresses, where the figure lets them choose
+        if any(link.student_chooses for link in topo.links):  # the student's own addresses, where the figure lets them choose
             self.topo = resolve_choices(topo, self.state)
 
     # --- fixes, from the topology (the target) ------------------------------------------------------
@@ -160,7 +160,7 @@ class Walker:
         end = next((e for e in self.topo.endpoints_of(node) if e.ifname == ifname), None)
         ns = self._ns(node)
         fix = []
-        chosen = any(l.choose for l in self.topo.links_of(node) if l.end(node).ifname == ifname)
+        chosen = any(l.student_chooses for l in self.topo.links_of(node) if l.end(node).ifname == ifname)
         if end is not None and end.address is not None and iface is not None and not chosen:
             for have in iface.addresses:
                 if have != str(end.address):
@@ -178,7 +178,7 @@ class Walker:
         if iface is None or end is None or end.address is None:
             return None
         link = next((l for l in self.topo.links_of(node) if l.end(node).ifname == ifname), None)
-        if link is not None and link.choose:  # the student's choice: only the other end's subnet counts
+        if link is not None and link.student_chooses:  # the student's choice: only the other end's subnet counts
             peer = self.state.nodes.get(link.other(node).node)
             theirs = peer.interface(link.other(node).ifname) if peer is not None and peer.exists else None
             nets = {ipaddress.IPv4Interface(a).network for a in (theirs.addresses if theirs else ())}

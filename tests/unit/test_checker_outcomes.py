@@ -213,3 +213,18 @@ def test_exercises_reuse_items():
     report = CheckReport("x", [it, item("init", "contenedor2", True, right="yes")])
     assert report.scores() == {"init": (1, 2)}
     assert "lxc info c1" in str(report)
+
+
+def test_a_link_the_figure_gives_no_addresses_is_the_student_s_choice(sim_state):
+    data = load("two-containers").to_dict()
+    del data["links"][0]["addresses"], data["links"][0]["choose"]
+    data["name"] = "h2bare"
+    topo = from_dict(data)
+    assert topo.links[0].student_chooses and not topo.links[0].choose
+    build(topo, addresses={"contenedor1:v-1a": "172.16.5.1/29", "contenedor2:v-1b": "172.16.5.6/29"})
+    report = check(topo, backend="sim")
+    assert report.passed and report.scores()["addresses"] == (2, 2), str(report)
+    build(bad := from_dict({**data, "name": "h2bare2"}), addresses={"contenedor1:v-1a": "172.16.5.1/29",
+                                                                   "contenedor2:v-1b": "172.16.5.1/29"})
+    clash = check(bad, ["addresses"], backend="sim")
+    assert not clash.passed and "each end needs its own" in clash.failed[0].missing
