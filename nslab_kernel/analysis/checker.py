@@ -219,6 +219,13 @@ class CheckReport:
     def __str__(self) -> str:
         return self.text()
 
+    def __repr__(self) -> str:
+        return self.headline()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's text display (a console, a text/plain output): the whole report, not a dataclass dump."""
+        printer.text(self.headline() if cycle else self.text())
+
     def html(self, level: int | None = None, limit: int = 6) -> str:
         """The report for a notebook: the score per section, then what to fix (at most ``limit`` per
         section in view, the rest folded), then what is right, folded under a <details>."""
