@@ -228,3 +228,20 @@ def test_a_link_the_figure_gives_no_addresses_is_the_student_s_choice(sim_state)
                                                                    "contenedor2:v-1b": "172.16.5.1/29"})
     clash = check(bad, ["addresses"], backend="sim")
     assert not clash.passed and "each end needs its own" in clash.failed[0].missing
+
+
+def test_checker_bench_runs_on_the_simulation(tmp_path):
+    """bench/checker.py gives its figures (the ratio is the benchmark's business, not a timed test's)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from tests.support import ROOT
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "checker.py"), "--routers", "3", "--sim", "--runs", "1",
+                           "--json"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "NSLAB_STATE_DIR": str(tmp_path)})
+    data = json.loads(proc.stdout)
+    assert data["backend"] == "sim" and data["chain3"]["nodes"] == 5
+    for name in ("figure1", "chain3"):
+        assert {"read_state_s", "ping_matrix_s", "check_s", "check_vs_reads"} <= data[name].keys()
+    assert not list((tmp_path / "labs").glob("*.jsonl"))  # the bench took its labs down
