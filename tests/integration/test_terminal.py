@@ -250,6 +250,23 @@ print(t.pid, flush=True)
     assert gone(pid)
 
 
+def test_a_killed_kernel_hangs_up_its_shells(two, tmp_path):
+    """SIGKILL gives atexit no chance: the pty's master end closes and the kernel hangs the shell up."""
+    script = tmp_path / "killed.py"
+    script.write_text(f"""
+import os, signal
+from nslab_kernel import Lab
+from nslab_kernel.kernel.pty import read_until
+t = Lab.open({two.name!r}).terminal_session("b")
+read_until(t.shell, b"(b)", 5)
+print(t.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+""")
+    out = subprocess.run([os.sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == -9
+    assert gone(int(out.stdout.split()[-1]))
+
+
 # --- LXD -------------------------------------------------------------------------------------------
 
 @pytest.fixture

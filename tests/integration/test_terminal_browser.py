@@ -170,6 +170,7 @@ def test_terminal_in_chromium(jupyter):
             page.keyboard.press("Enter")
             time.sleep(0.5)
             page.keyboard.press("Control+c")
+            wait_text(page, 1, "^C\n(r1)")  # a new prompt: the shell is back
             page.keyboard.type("echo status=$?")
             page.keyboard.press("Enter")
             wait_text(page, 1, "status=130")
@@ -189,6 +190,7 @@ def test_terminal_in_chromium(jupyter):
             page.wait_for_function("el => el.classList.contains('nslab-terminal-closed')",
                                    arg=first.element_handle(), timeout=60_000)
             assert first.locator(".nslab-terminal-status").inner_text().startswith(texts["down"])
+            first.screenshot(path=str(SHOTS / f"terminal-h1-closed-{lang}.png"))
 
             # nothing in the terminals' bars is cut off
             cut = page.evaluate("""() => Array.from(document.querySelectorAll(
