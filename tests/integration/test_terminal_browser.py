@@ -125,6 +125,22 @@ def wait_text(page, index: int, needle: str, timeout: float = 20.0) -> str:
         time.sleep(0.2)
 
 
+def run_all_above(page, cell: int) -> None:
+    """Run every cell above ``cell`` from the Run menu.  A request made while JupyterLab is still
+    connecting to the new kernel can be lost (the cells stay ``[ ]``): then it is made again."""
+    first_prompt = page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputPrompt")
+    for _attempt in range(4):
+        page.locator(".jp-Notebook .jp-Cell").nth(cell).locator(".jp-InputArea-editor").click()
+        page.click("text=Run", timeout=30_000)  # the menu
+        page.click("text=Run All Above Selected Cell", timeout=30_000)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if first_prompt.inner_text().strip() not in ("[ ]:", ""):
+                return
+            time.sleep(0.3)
+    raise AssertionError("JupyterLab never ran the cells (they stayed '[ ]')")
+
+
 def test_terminal_in_chromium(jupyter):
     from playwright.sync_api import sync_playwright
     base, token, lab, lang = jupyter
@@ -138,9 +154,7 @@ def test_terminal_in_chromium(jupyter):
             page.wait_for_selector(".jp-Notebook .jp-Cell .jp-InputArea-editor", timeout=90_000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
             # run lab.up(), the h1 terminal and the r1 terminal: everything above the last cell (lab.down())
-            page.locator(".jp-Notebook .jp-Cell").nth(3).locator(".jp-InputArea-editor").click()
-            page.click("text=Run", timeout=30_000)  # the menu
-            page.click("text=Run All Above Selected Cell", timeout=30_000)
+            run_all_above(page, 3)
             page.wait_for_function("document.querySelectorAll('.nslab-terminal .xterm-screen').length == 2",
                                    timeout=120_000)
             first, second = page.locator(".nslab-terminal").nth(0), page.locator(".nslab-terminal").nth(1)
