@@ -133,10 +133,10 @@ def compile_catalogues(lang: str = "es") -> list[Path]:
     written = []
     for po in po_files(lang):
         mo = po.with_suffix(".mo")
-        data = compiled_bytes(po)
-        if not mo.exists() or mo.read_bytes() != data:
-            mo.write_bytes(data)
-            written.append(mo)
+        if mo.exists() and mo_messages(mo) == po_messages(po):
+            continue  # in step already (whoever compiled it): leave the file alone
+        mo.write_bytes(compiled_bytes(po))
+        written.append(mo)
     translations.cache_clear()
     return written
 
