@@ -424,6 +424,10 @@ def check(topo: Topology, sections: Sequence[str] = SECTIONS, state: LabState | 
     """
     lang = resolve(lang)
     with language(lang):
+        if isinstance(sections, str):
+            sections = (sections,)  # check(topo, "routes") means the one section
+        if hints != "escalate" and hints not in HINT_LEVELS:
+            raise InputError(_("hints must be 1, 2, 3 or \"escalate\", not {value!r}").format(value=hints))
         unknown = [s for s in sections if s not in SECTIONS]
         if unknown:
             raise InputError(_("unknown check section {section!r}; sections are {sections}").format(
