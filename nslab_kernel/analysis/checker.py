@@ -561,6 +561,17 @@ class _Grader:
     def _host_has(self, ifname: str) -> bool:
         return os.path.exists(f"/sys/class/net/{ifname}") if self.kind != "sim" else False
 
+    def _host_veth(self, ifname: str) -> bool:
+        """An interface of that name in the host's namespace linked to a peer (a veth made there, not moved yet);
+        the host's own eth0 is not one: its iflink is itself."""
+        if self.kind == "sim":
+            return False
+        try:
+            with open(f"/sys/class/net/{ifname}/iflink") as a, open(f"/sys/class/net/{ifname}/ifindex") as b:
+                return a.read().strip() != b.read().strip()
+        except OSError:
+            return False
+
     def create_link_commands(self, link: Link) -> list[str]:
         a, b = link.a, link.b
         na, nb = self.ns(a.node), self.ns(b.node)
@@ -585,12 +596,12 @@ class _Grader:
                 out.append(item("links", target, True,
                                 right=_("a veth joins {a} and {b}").format(a=a, b=b), command="\n".join(create)))
                 continue
-            if ia is None and ib is None and (self._host_has(a.ifname) or self._host_has(b.ifname)):
-                moves = [Cmd.move(e.ifname, self.ns(e.node)) for e in (a, b) if self._host_has(e.ifname)]
+            in_host = [e for e, i in ((a, ia), (b, ib)) if i is None and self._host_veth(e.ifname)]
+            if in_host and all(i is None or (i.kind == "veth" and not i.peer) for i in (ia, ib)):
+                moves = [Cmd.move(e.ifname, self.ns(e.node)) for e in in_host]
                 out.append(item("links", target, False,
                                 missing=_("the veth is still in the host's namespace: {names} must be moved into "
-                                          "the nodes").format(names=", ".join(e.ifname for e in (a, b)
-                                                                               if self._host_has(e.ifname))),
+                                          "the nodes").format(names=", ".join(e.ifname for e in in_host)),
                                 hints=(_("Move each end of the veth into its node's namespace."),
                                        "ip link set dev NAME netns NETNS", "\n".join(moves))))
                 continue

@@ -297,6 +297,10 @@ def test_a_veth_left_in_the_host_is_told_to_move_and_the_hint_works(hand_built, 
     for node in topo.node_names:
         subprocess.run(["ip", "netns", "add", topo.netns_name(node)], check=True)
     try:
+        host_if = sorted(n for n in os.listdir("/sys/class/net") if n != "lo")[0]  # the host's own, not a veth
+        own = dict(data, links=[dict(data["links"][0], endpoints=[f"contenedor1:{host_if}", f"contenedor2:{host_if}"])])
+        assert check(nslab_kernel.parse(yaml.safe_dump(own)), ["links"]).failed[0].missing.startswith(
+            "there is no veth between")  # a host interface of that name is not "a veth left in the host"
         subprocess.run(["ip", "link", "add", f"{name}a", "type", "veth", "peer", "name", f"{name}b"], check=True)
         lab = Lab.load(str(path))
         levels = []
@@ -308,9 +312,13 @@ def test_a_veth_left_in_the_host_is_told_to_move_and_the_hint_works(hand_built, 
         assert "host" in it.missing
         assert it.hint(3) == (f"ip link set dev {name}a netns {topo.netns_name('contenedor1')}\n"
                               f"ip link set dev {name}b netns {topo.netns_name('contenedor2')}")
-        for command in it.hint(3).splitlines():
-            subprocess.run(command.split(), check=True)
+        first, second = it.hint(3).splitlines()
+        subprocess.run(first.split(), check=True)  # one end moved, the other still in the host: says which
+        half = lab.check(["links"]).failed[0]
+        assert half.hint(3) == second and f"{name}b" in half.missing
+        subprocess.run(second.split(), check=True)
         assert lab.check(["links"], hints="escalate").passed
+
     finally:
         subprocess.run(["ip", "link", "del", f"{name}a"], capture_output=True)
         remove_netns(topo)
