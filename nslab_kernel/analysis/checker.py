@@ -33,7 +33,7 @@ from ..backends import Backend, get_backend
 from ..backends.images import DEFAULT_IMAGE
 from ..backends.lxd import PROC_LINK, connect, init_pids
 from ..core.errors import InputError
-from ..core.i18n import N_, _, language, resolve
+from ..core.i18n import N_, _, get_language, language, resolve
 from ..core.state import InterfaceState, LabState
 from ..kernel import nsfs
 from ..model.routing import Forwarder, Parts
@@ -114,7 +114,7 @@ def item(section: str, target: str, ok: bool, right: str = "", missing: str = ""
 class CheckReport:
     lab: str
     items: list[CheckItem] = field(default_factory=list)
-    lang: str = "en"
+    lang: str = field(default_factory=get_language)  # a report made by hand speaks the notebook's language
     hint_level: int = 3  # the hint shown for failed items, unless ``levels`` says otherwise
     levels: dict[tuple[str, str], int] = field(default_factory=dict)  # per item key (HintLadder)
 
@@ -727,6 +727,13 @@ class _Grader:
                     return f"{host}/{net.prefixlen}"
         return str(end.address) if end.address else "10.1.1.1/24"
 
+    def address_shape(self) -> str:
+        shape = "ip -n NETNS addr add ADDRESS/PREFIX dev IFNAME\nip -n NETNS link set IFNAME up"
+        if self.kind == "lxd":  # the activity: "from a shell in the container, or with ip netns exec"
+            shape += "\n# " + _("or from a shell in the container:") + \
+                " lxc exec CONTAINER -- ip addr add ADDRESS/PREFIX dev IFNAME"
+        return shape
+
     def addresses(self) -> list[CheckItem]:
         out = []
         for link in self.topo.links:
@@ -742,7 +749,7 @@ class _Grader:
         target = f"{end} {end.address}"
         add = Cmd.addr_add(ns, end.address, end.ifname)
         idea = _("Give each end of a link the address of the plan, and bring the interface up.")
-        shape = "ip -n NETNS addr add ADDRESS/PREFIX dev IFNAME\nip -n NETNS link set IFNAME up"
+        shape = self.address_shape()
         if not self.exists(end.node):
             return self.missing_node_item("addresses", target, end.node)
         iface = self.iface(end)
@@ -778,7 +785,7 @@ class _Grader:
         idea = _("The addresses of this link are your choice: both ends in one subnet (like {a} and {b}), "
                  "each address used once in the lab, interfaces up.").format(
             a=link.a.address or "10.1.1.1/24", b=link.b.address or "10.1.1.2/24")
-        shape = "ip -n NETNS addr add ADDRESS/PREFIX dev IFNAME\nip -n NETNS link set IFNAME up"
+        shape = self.address_shape()
         iface = self.iface(end)
         fix = [Cmd.addr_add(ns, suggestion, end.ifname)]
         if address is not None and problem:
