@@ -48,15 +48,17 @@ def _from_environment() -> str:
 
 
 def _check(lang: str) -> str:
-    if lang not in LANGUAGES:
+    """"es", "ES", "es_ES.UTF-8", "es-ES" -> "es"; a language without a catalogue is one clear error."""
+    code = str(lang).strip().lower().replace("-", "_").split("_")[0].split(".")[0]
+    if code not in LANGUAGES:
         raise InputError(_("language {lang!r} is not available; use one of: {choices}").format(
             lang=lang, choices=", ".join(LANGUAGES)))
-    return lang
+    return code
 
 
 def set_language(lang: str | None) -> str:
     """Choose the language of every message from now on ("es" or "en"; None: the environment's)."""
-    _process["lang"] = None if lang is None else _check(str(lang).lower()[:2] if lang else lang)
+    _process["lang"] = None if lang is None else _check(lang)
     return get_language()
 
 
