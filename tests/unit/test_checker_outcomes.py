@@ -245,3 +245,30 @@ def test_checker_bench_runs_on_the_simulation(tmp_path):
     for name in ("figure1", "chain3"):
         assert {"read_state_s", "ping_matrix_s", "check_s", "check_vs_reads"} <= data[name].keys()
     assert not list((tmp_path / "labs").glob("*.jsonl"))  # the bench took its labs down
+
+
+@pytest.mark.parametrize("change,problem", [
+    ({"check": {"routes": "some"}}, "check.routes 'some' is not known"),
+    ({"check": {"rutes": "exact"}}, "unknown key 'rutes'; did you mean 'routes'?"),
+    ({"check": "exact"}, "check must be a mapping like {routes: exact}"),
+])
+def test_check_key_is_validated(change, problem):
+    from nslab_kernel import TopologyError
+    data = load("figure1").to_dict()
+    data.update(change)
+    with pytest.raises(TopologyError) as exc:
+        from_dict(data)
+    assert any(problem in p for p in exc.value.problems), exc.value.problems
+
+
+def test_choose_is_validated_and_round_trips():
+    from nslab_kernel import TopologyError
+    data = load("two-containers").to_dict()
+    assert from_dict(data).to_dict() == data
+    data["links"][0]["choose"] = "yes"
+    with pytest.raises(TopologyError, match="choose 'yes' must be true"):
+        from_dict(data)
+    exact = load("figure1").to_dict()
+    exact["check"] = {"routes": "exact"}
+    topo = from_dict(exact)
+    assert topo.routes_check == "exact" and topo.renamed("h2x").routes_check == "exact"
