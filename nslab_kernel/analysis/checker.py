@@ -896,13 +896,16 @@ class _Grader:
                 links.append(link)
                 continue
             a, b = chosen.get((link.a.node, link.a.ifname)), chosen.get((link.b.node, link.b.ifname))
-            if a is None or b is None or a.network != b.network:
-                net = next(spare)
-                hosts = list(net.hosts())
-                for end, got in ((link.a, a), (link.b, b)):
-                    if got is None or (a is not None and b is not None):
-                        unknown.add((end.node, end.ifname))
-                a, b = ipaddress.IPv4Interface(f"{hosts[0]}/30"), ipaddress.IPv4Interface(f"{hosts[1]}/30")
+            if a is not None and b is None:  # one end chosen: the other stands in its subnet until it is
+                b = _iface(self._suggest(link, link.b))
+                unknown.add((link.b.node, link.b.ifname))
+            elif b is not None and a is None:
+                a = _iface(self._suggest(link, link.a))
+                unknown.add((link.a.node, link.a.ifname))
+            elif a is None or b is None or a.network != b.network:
+                hosts = list(next(spare).hosts())
+                unknown.update({(link.a.node, link.a.ifname), (link.b.node, link.b.ifname)})
+                a, b = _iface(f"{hosts[0]}/30"), _iface(f"{hosts[1]}/30")
             links.append(dataclasses.replace(link, a=dataclasses.replace(link.a, address=a),
                                              b=dataclasses.replace(link.b, address=b), choose=True))
         return dataclasses.replace(self.topo, links=tuple(links)), unknown

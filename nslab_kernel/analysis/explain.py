@@ -260,7 +260,7 @@ class Walker:
                 return self._fail("link_down", node, f"{node}:{oif}", self._interface_fix(node, oif), hops, ctx, reply), None, src_ip
             peer = iface.peer
             if not peer:
-                return self._fail("next_hop_missing", node, f"via {next_hop} dev {oif} (no peer)", [], hops, ctx, reply), None, src_ip
+                return self._fail("next_hop_missing", node, f"via {next_hop} dev {oif} (" + _("no peer", self.lang) + ")", [], hops, ctx, reply), None, src_ip
             pnode, pif = peer.split(":", 1)
             pstate = self.state.nodes[pnode]
             piface = pstate.interface(pif)
@@ -280,8 +280,10 @@ class Walker:
                 fix = [self._route_cmd(node, want, "replace")] if want is not None and str(want.via) != next_hop else []
                 if not fix:
                     fix = self._interface_fix(pnode, pif)
-                return self._fail("next_hop_missing", node, f"via {next_hop} dev {oif} ({pnode}:{pif} has "
-                                  f"{', '.join(piface.addresses) or 'no address'})", fix, hops, ctx, reply), None, src_ip
+                has = (_("{end} has {addresses}", self.lang).format(end=f"{pnode}:{pif}", addresses=", ".join(piface.addresses))
+                       if piface.addresses else _("{end} has no address", self.lang).format(end=f"{pnode}:{pif}"))
+                return self._fail("next_hop_missing", node, f"via {next_hop} dev {oif} ({has})", fix, hops, ctx,
+                                  reply), None, src_ip
             node, iif = pnode, pif
         return self._loop(node, target, hops, ctx, reply), None, src_ip
 
