@@ -57,18 +57,18 @@ def two(tmp_path, own_state):
 
 
 def typed(term: terminals.Terminal, line: str, expect: bytes, timeout: float = 5.0) -> str:
-    since = len(term.shell.scrollback())
+    since = term.shell.position
     term.write(line + "\n")
     return read_until(term.shell, expect, timeout, since).decode(errors="replace")
 
 
 def background_job(term: terminals.Terminal) -> int:
     """Start ``sleep 600 &`` in the terminal; return the job's PID."""
-    since = len(term.shell.scrollback())
+    since = term.shell.position
     term.write("sleep 600 & echo started=$!\n")
     deadline = time.monotonic() + 5
-    while not (found := re.search(rb"started=(\d+)\n", pty.plain(term.shell.scrollback()[since:]))):
-        assert time.monotonic() < deadline, term.shell.scrollback()[since:]
+    while not (found := re.search(rb"started=(\d+)\n", pty.plain(term.shell.output_since(since)))):
+        assert time.monotonic() < deadline, term.shell.output_since(since)
         time.sleep(0.02)
     return int(found.group(1))
 
@@ -128,7 +128,7 @@ def test_ctrl_c_stops_the_foreground_job_and_ctrl_d_ends_the_shell(two):
     ended = []
     term.on_exit(lambda t: ended.append(t.status))
     read_until(term.shell, b"(a)", 5)
-    since = len(term.shell.scrollback())
+    since = term.shell.position
     term.write("sleep 60\n")
     time.sleep(0.3)
     term.write("\x03")  # Ctrl-C
@@ -296,7 +296,7 @@ def test_shell_in_an_lxd_container(container_lab):
         typed(term, "stty size", b"25 90")
         term.resize(33, 111)
         typed(term, "stty size", b"33 111")
-        since = len(term.shell.scrollback())
+        since = term.shell.position
         term.write("sleep 60\n")
         time.sleep(0.3)
         term.write("\x03")

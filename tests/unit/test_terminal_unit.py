@@ -33,7 +33,7 @@ def plain_shell(rows: int = 24, cols: int = 80) -> PtyShell:
 
 
 def typed(shell: PtyShell, line: str, expect: bytes | list[bytes]) -> bytes:
-    since = len(shell.scrollback())
+    since = shell.position
     shell.write(line + "\n")
     return read_until(shell, expect, 5, since)
 
@@ -54,12 +54,12 @@ def test_output_input_resize_and_ctrl_d():
 def test_ctrl_c_interrupts_the_foreground_job_only():
     shell = plain_shell()
     try:
-        since = len(shell.scrollback())
+        since = shell.position
         shell.write("sleep 30; echo after\n")
         time.sleep(0.3)
         shell.write("\x03")
         typed(shell, "echo alive", [b"\nalive\n", b"# alive\n"])
-        assert b"after" not in pty.plain(shell.scrollback()[since:]).replace(b"echo after", b"")
+        assert b"after" not in pty.plain(shell.output_since(since)).replace(b"echo after", b"")
         assert shell.alive
     finally:
         shell.close()
@@ -76,7 +76,7 @@ def test_exit_status_and_signal():
 
 def test_close_ends_the_whole_session_even_a_job_holding_the_pty():
     shell = plain_shell()
-    since = len(shell.scrollback())
+    since = shell.position
     shell.write("sleep 300 & echo job=$!\n")
     job = _job(shell, since)
     assert job in pty.members(shell.identity, session=True)
@@ -87,7 +87,7 @@ def test_close_ends_the_whole_session_even_a_job_holding_the_pty():
 
 def _job(shell: PtyShell, since: int) -> int:
     deadline = time.monotonic() + 5
-    while not (m := re.search(rb"job=(\d+)\n", pty.plain(shell.scrollback()[since:]))):
+    while not (m := re.search(rb"job=(\d+)\n", pty.plain(shell.output_since(since)))):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     return int(m.group(1))
@@ -95,7 +95,7 @@ def _job(shell: PtyShell, since: int) -> int:
 
 def test_the_shell_exiting_hangs_up_what_it_left_behind():
     shell = plain_shell()
-    since = len(shell.scrollback())
+    since = shell.position
     shell.write("sleep 300 & echo job=$!\n")
     job = _job(shell, since)
     shell.write("exit\n")
@@ -217,3 +217,31 @@ def test_every_message_has_a_spanish_translation_and_the_mo_matches():
         assert translated != msgid, f"no Spanish for {msgid!r} in {PO.name} (or the .mo is not rebuilt)"
         assert set(re.findall(r"\{\w+\}", translated)) == set(re.findall(r"\{\w+\}", msgid))
     assert po.count('msgid "') == len(catalogue._catalog)  # every entry compiled (both count the header)
+
+
+def test_a_flood_of_output_still_stops_on_ctrl_c():
+    shell = plain_shell()
+    try:
+        got = []
+        shell.subscribe(on_output=got.append)
+        shell.write("yes nslab-flood\n")
+        time.sleep(1.0)
+        flooded = sum(map(len, got))
+        shell.write("\x03")
+        typed(shell, "echo stopped", [b"\nstopped\n", b"# stopped\n"])
+        assert flooded > 100_000  # it did flood
+        assert flooded < 8 * 1024 * 1024, flooded  # in one second: throttled to what a browser can draw
+    finally:
+        shell.close()
+
+
+def test_a_big_paste_never_blocks_the_caller():
+    shell = plain_shell()
+    try:
+        shell.write("sleep 2\n")
+        t0 = time.monotonic()
+        shell.write("#" + "x" * 300_000 + "\n")  # far more than the pty's input buffer, shell not reading
+        assert time.monotonic() - t0 < 0.1
+    finally:
+        shell.close()
+    assert not shell.alive
