@@ -275,10 +275,13 @@ class PtyShell:
         return self._proc is not None and not self._exited.is_set()
 
     def subscribe(self, on_output: Callable[[bytes], None] | None = None,
-                  on_exit: Callable[[int | None], None] | None = None, replay: bool = False) -> bytes:
-        """Add callbacks; returns the scrollback so far, atomically with the subscription
-        (no byte is both in the replay and in a later ``on_output``)."""
+                  on_exit: Callable[[int | None], None] | None = None,
+                  replay: Callable[[bytes], None] | None = None) -> bytes:
+        """Add callbacks; returns the scrollback so far.  ``replay(scrollback)`` is called first,
+        under the same lock: no byte is lost or shown twice between it and ``on_output``."""
         with self._lock:
+            if replay:
+                replay(bytes(self._scrollback))
             if on_output:
                 self._on_output.append(on_output)
             if on_exit:
@@ -287,6 +290,11 @@ class PtyShell:
                 else:
                     self._on_exit.append(on_exit)
             return bytes(self._scrollback)
+
+    def replay(self, send: Callable[[bytes], None]) -> None:
+        """``send(scrollback)`` while no new output can be delivered (a view that joins late)."""
+        with self._lock:
+            send(bytes(self._scrollback))
 
     def unsubscribe(self, on_output: Callable[[bytes], None]) -> None:
         with self._lock:

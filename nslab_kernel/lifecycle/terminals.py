@@ -94,9 +94,10 @@ class Terminal:
     def resize(self, rows: int, cols: int) -> None:
         self.shell.resize(rows, cols)
 
-    def subscribe(self, on_output: Callable[[bytes], None] | None = None) -> bytes:
-        """Receive output from now on; returns what was shown before (to replay)."""
-        return self.shell.subscribe(on_output=on_output)
+    def subscribe(self, on_output: Callable[[bytes], None],
+                  replay: Callable[[bytes], None] | None = None) -> bytes:
+        """Receive output from now on; ``replay`` first gets what was shown before (atomically)."""
+        return self.shell.subscribe(on_output=on_output, replay=replay)
 
     def unsubscribe(self, on_output: Callable[[bytes], None]) -> None:
         self.shell.unsubscribe(on_output)

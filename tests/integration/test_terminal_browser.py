@@ -197,6 +197,13 @@ def test_terminal_in_chromium(jupyter):
                                    arg=second.element_handle(), timeout=20_000)
             assert second.locator(".nslab-terminal-status").inner_text() == texts["exited"]
             assert second.locator(".nslab-terminal-button").inner_text() == texts["reopen"]
+            # ... and its button opens a new shell in the same node, on a clean screen
+            second.locator(".nslab-terminal-button").click()
+            page.wait_for_function("el => !el.classList.contains('nslab-terminal-closed')",
+                                   arg=second.element_handle(), timeout=20_000)
+            wait_text(page, 1, "(r1)")
+            assert "status=130" not in screen_text(page, 1)
+            assert second.locator(".nslab-terminal-button").inner_text() == texts["close"]
 
             # lab.down() (the last cell) closes h1's terminal too
             page.locator(".jp-Notebook .jp-Cell").nth(3).locator(".jp-InputArea-editor").click()
@@ -204,6 +211,9 @@ def test_terminal_in_chromium(jupyter):
             page.wait_for_function("el => el.classList.contains('nslab-terminal-closed')",
                                    arg=first.element_handle(), timeout=60_000)
             assert first.locator(".nslab-terminal-status").inner_text().startswith(texts["down"])
+            page.wait_for_function("el => el.classList.contains('nslab-terminal-closed')",
+                                   arg=second.element_handle(), timeout=20_000)
+            assert second.locator(".nslab-terminal-status").inner_text().startswith(texts["down"])
             first.screenshot(path=str(SHOTS / f"terminal-h1-closed-{lang}.png"))
 
             # nothing in the terminals' bars is cut off
