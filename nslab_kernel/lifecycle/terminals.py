@@ -234,6 +234,15 @@ def exec_here(lab: "Lab", node: str, line: str | None = None) -> NoReturn:
     os.execvpe(command.argv[0], list(command.argv), env)
 
 
+def recorded_open(record: records.Record | None) -> list[dict[str, Any]]:
+    """The shells ``record`` lists that are still running (for ``nslab status``)."""
+    out = []
+    for entry in record.of_type(KIND) if record is not None else []:
+        if "pid" in entry and pty.running(int(entry["pid"]), int(entry["start"])):
+            out.append({"node": entry["node"], "pid": int(entry["pid"]), "command": entry.get("command", "")})
+    return out
+
+
 def close_recorded(record: records.Record, grace: float = 1.0) -> list[Step]:
     """End every terminal ``record`` lists (before the lab's nodes are removed).
 

@@ -6,6 +6,7 @@ down what it made, and nothing else (no LXD orphan sweep: the daemon is shared).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -160,6 +161,10 @@ def test_several_terminals_are_recorded_and_down_ends_them(two):
     typed(t1, "echo one", b"one")
     typed(t3, "echo three", b"three")  # two shells in one node, independent
     assert "one" not in t3.shell.scrollback().decode()
+    status = subprocess.run([*nslab_cmd(), "status", "--lab", two.name, "--json"], capture_output=True, text=True,
+                            timeout=60, env=os.environ.copy())
+    shells = json.loads(status.stdout)["labs"][0]["terminals"]
+    assert sorted((s["node"], s["pid"]) for s in shells) == sorted([("a", t1.pid), ("b", t2.pid), ("a", t3.pid)])
     entries = [e for e in records.read(two.name).of_type("terminal") if "pid" in e]
     assert sorted(e["pid"] for e in entries) == sorted([t1.pid, t2.pid, t3.pid])
     for e in entries:
