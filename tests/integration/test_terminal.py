@@ -360,8 +360,3 @@ def test_nslab_shell_is_interactive_recorded_and_ended_by_down(two):
         assert gone(shell.pid)
     finally:
         shell.close(force=True)
-
-
-def test_nslab_shell_without_a_node_names_the_nodes(two):
-    proc = subprocess.run([*nslab_cmd(), "shell", "--lab", two.name], capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 2 and "a, b" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
