@@ -360,3 +360,41 @@ def test_nslab_shell_is_interactive_recorded_and_ended_by_down(two):
         assert gone(shell.pid)
     finally:
         shell.close(force=True)
+
+
+@pytest.mark.parametrize("how", ["shutdown", "restart"])
+def test_a_jupyter_kernel_shut_down_or_restarted_ends_its_terminals(two, how):
+    """The notebook's kernel is shut down (or restarted) from JupyterLab: its shells end with it."""
+    from jupyter_client.manager import start_new_kernel
+    km, kc = start_new_kernel(kernel_name="python3", env={**os.environ})
+    outputs: list[dict] = []
+    try:
+        code = f"""
+import re, time
+from nslab_kernel import Lab
+from nslab_kernel.kernel import pty
+t = Lab.open({two.name!r}).terminal_session("a")
+pty.read_until(t.shell, b"(a)", 5)
+since = t.shell.position
+t.write("sleep 600 & echo started=$!\\n")
+deadline = time.monotonic() + 5
+while not (m := re.search(rb"started=(\\d+)\\n", pty.plain(t.shell.output_since(since)))):
+    assert time.monotonic() < deadline
+    time.sleep(0.02)
+print(t.pid, m.group(1).decode())
+"""
+        reply = kc.execute_interactive(code, timeout=60, output_hook=lambda msg: outputs.append(msg))
+        assert reply["content"]["status"] == "ok", reply["content"]
+        printed = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream").split()
+        pid, job = int(printed[0]), int(printed[1])
+        assert pty.running(pid)
+        if how == "shutdown":
+            km.shutdown_kernel(now=False)  # what JupyterLab's "Shut Down Kernel" asks for
+        else:
+            km.restart_kernel(now=False)
+        assert gone(pid, job, timeout=10)
+    finally:
+        kc.stop_channels()
+        if km.is_alive():
+            km.shutdown_kernel(now=True)
+
