@@ -18,7 +18,8 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from nslab_kernel.lifecycle.terminals import Terminal, _  # _: core.i18n's, or its stand-in until merged
+from nslab_kernel.core.i18n import _
+from nslab_kernel.lifecycle.terminals import Terminal
 
 STATIC = Path(__file__).resolve().parent / "static"
 

@@ -12,7 +12,8 @@ import argparse
 
 from ..core.errors import InputError
 from ..lifecycle.lab import Lab
-from ..lifecycle.terminals import _, exec_here
+from ..core.i18n import _
+from ..lifecycle.terminals import exec_here
 from .common import lab_option
 
 try:

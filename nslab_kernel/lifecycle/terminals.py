@@ -37,17 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from ..core import records
 from ..core.errors import InputError
-try:
-    from ..core.i18n import _
-except ImportError:  # until core/i18n.py (the shared catalogue helper) is merged
-    from gettext import translation as _translation
-    from pathlib import Path as _Path
-
-    def _(message: str, lang: str | None = None) -> str:
-        """This module's catalogue (locale/*/LC_MESSAGES/nslab_terminal.mo), language from $NSLAB_LANG/$LANG."""
-        lang = lang or os.environ.get("NSLAB_LANG") or ("es" if os.environ.get("LANG", "").startswith("es") else "en")
-        locale = _Path(__file__).resolve().parent.parent / "locale"
-        return _translation("nslab_terminal", str(locale), languages=[lang], fallback=True).gettext(message)
+from ..core.i18n import _
 from ..core.steps import Step
 from ..kernel import pty
 from ..kernel.pty import ProcessId, PtyShell, ShellCommand

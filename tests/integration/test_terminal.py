@@ -17,6 +17,7 @@ import pytest
 
 from nslab_kernel import InputError, Lab
 from nslab_kernel.core import records
+from nslab_kernel.core.i18n import _
 from nslab_kernel.kernel import pty
 from nslab_kernel.kernel.pty import read_until
 from nslab_kernel.lifecycle import terminals
@@ -139,7 +140,7 @@ def test_ctrl_c_stops_the_foreground_job_and_ctrl_d_ends_the_shell(two):
     assert term.shell.wait(5) == 0
     assert ended == [0]
     assert not term.alive and term.reason == "exit"
-    assert term.closed_text() == terminals._("terminal closed: the shell exited (status {status})").format(status=0)
+    assert term.closed_text() == _("terminal closed: the shell exited (status {status})").format(status=0)
     assert term not in terminals.live()
 
 

@@ -71,7 +71,8 @@ def jupyter(request, tmp_path, own_state):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(c) for c in (
-        f"from nslab_kernel import Lab\nlab = Lab.load('figure1', backend='netns', lab='{lab}')\nlab.up().summary()",
+        f"from nslab_kernel import Lab, set_language\nset_language('{lang}')\n"
+        f"lab = Lab.load('figure1', backend='netns', lab='{lab}')\nlab.up().summary()",
         "t1 = lab.terminal('h1')\nt1",
         "t2 = lab.terminal('r1', height='220px')\nt2",
         "lab.down().summary()",
@@ -82,7 +83,7 @@ def jupyter(request, tmp_path, own_state):
     settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')  # no news prompt
-    env = {**os.environ, "NSLAB_LANG": lang, "NSLAB_STATE_DIR": str(state),
+    env = {**os.environ, "NSLAB_LANG": "en" if lang == "es" else "es", "NSLAB_STATE_DIR": str(state),
            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", f"--port={port}", "--ip=127.0.0.1",

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from nslab_kernel.core.i18n import _
 from nslab_kernel.kernel import pty
 from nslab_kernel.kernel.pty import ProcessId, PtyShell, ShellCommand, read_until
 from nslab_kernel.lifecycle import terminals
@@ -168,7 +169,7 @@ def test_widget_carries_bytes_both_ways_and_says_why_it_closed(monkeypatch):
     sent: list[tuple[dict, list]] = []
     monkeypatch.setattr(TerminalView, "send", lambda self, content, buffers=None: sent.append((content, buffers)))
     view = TerminalView(term, height="200px")
-    assert view.title == terminals._("Terminal in {node}").format(node="n1") and not view.closed
+    assert view.title == _("Terminal in {node}").format(node="n1") and not view.closed
     view._on_message(view, {"type": "ready", "view": "v1", "rows": 12, "cols": 90}, [])
     assert sent[-1][0] == {"type": "replay", "view": "v1"} and b"(n1) #" in sent[-1][1][0]
     view._on_message(view, {"type": "input", "data": "stty size\n"}, [])
@@ -182,8 +183,8 @@ def test_widget_carries_bytes_both_ways_and_says_why_it_closed(monkeypatch):
     while not view.closed and time.monotonic() < deadline:
         time.sleep(0.02)
     assert view.closed
-    assert view.status_text == terminals._("terminal closed: the shell exited (status {status})").format(status=0)
-    assert view.labels["reopen"] == terminals._("Reopen")
+    assert view.status_text == _("terminal closed: the shell exited (status {status})").format(status=0)
+    assert view.labels["reopen"] == _("Reopen")
 
 
 # --- what ships ------------------------------------------------------------------------------------
