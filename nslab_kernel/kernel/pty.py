@@ -166,30 +166,37 @@ def _processes() -> Iterable[tuple[int, int, int, int]]:
 
 
 def members(proc: ProcessId, session: bool) -> list[int]:
-    """The processes that belong to a recorded shell: the shell (if it is still that
-    process), its descendants, and (``session``) every process of the session it leads.
+    """The processes that belong to a recorded shell.
 
-    A process counts only if it started no earlier than the shell and, when the
-    shell's netns was recorded, lives in that same namespace: a PID or session
-    number reused later by someone else is never included.
+    While the shell is still the recorded process (same PID, same start time),
+    its descendants and (``session``) every process of the session it leads are
+    its own, wherever they went since (a student's ``ip netns exec other bash``
+    or ``unshare -n`` inside it).  Once the shell is gone, what is left of its
+    session is recognised by the session number only together with the node's
+    netns and a start after the shell's: a session number can be reused once all
+    its members are gone, and then it is someone else's.
     """
     table = list(_processes())
-    alive_leader = any(pid == proc.pid and start == proc.start for pid, _pp, _s, start in table)
-    chosen: set[int] = {proc.pid} if alive_leader else set()
-    if session:
-        chosen |= {pid for pid, _pp, sid, start in table if sid == proc.pid and start >= proc.start}
-    children: dict[int, list[tuple[int, int]]] = {}
-    for pid, ppid, _sid, start in table:
-        children.setdefault(ppid, []).append((pid, start))
-    todo = list(chosen)
-    while todo:
-        for child, start in children.get(todo.pop(), []):
-            if child not in chosen and start >= proc.start:
-                chosen.add(child)
-                todo.append(child)
+    if any(pid == proc.pid and start == proc.start for pid, _pp, _s, start in table):
+        chosen = {proc.pid}
+        if session:
+            chosen |= {pid for pid, _pp, sid, start in table if sid == proc.pid and start >= proc.start}
+        children: dict[int, list[tuple[int, int]]] = {}
+        for pid, ppid, _sid, start in table:
+            children.setdefault(ppid, []).append((pid, start))
+        todo = list(chosen)
+        while todo:
+            for child, start in children.get(todo.pop(), []):
+                if child not in chosen and start >= proc.start:
+                    chosen.add(child)
+                    todo.append(child)
+        return sorted(chosen)
+    if not session:
+        return []  # a plain process's orphans were adopted by init: nothing ties them to it any more
+    left = {pid for pid, _pp, sid, start in table if sid == proc.pid and start >= proc.start}
     if proc.netns is not None:
-        chosen = {pid for pid in chosen if netns_inode(pid) == proc.netns}
-    return sorted(chosen)
+        left = {pid for pid in left if netns_inode(pid) == proc.netns}
+    return sorted(left)
 
 
 def kill_recorded(proc: ProcessId, session: bool, grace: float = 1.0) -> list[int]:

@@ -201,11 +201,6 @@ def test_a_reused_pid_is_never_killed(two):
         steps = terminals.close_recorded(records.read(two.name))
         assert [s.changed for s in steps if s.target == "a"] == [False]
         assert victim.poll() is None  # still running
-        # same start time but another netns than recorded: still not ours
-        record.append(t="terminal", id="forged2", node="a", command="bash", session=True, pid=victim.pid,
-                      start=pty.start_time(victim.pid), netns_inode=12345)
-        terminals.close_recorded(records.read(two.name))
-        assert victim.poll() is None
     finally:
         victim.kill()
         victim.wait()
@@ -226,10 +221,21 @@ def test_a_terminal_needs_the_node_up_and_a_real_backend(tmp_path, own_state):
 
 
 def test_closing_a_terminal_ends_its_session(two):
+    """Everything started in the shell ends with it, also what left the node's netns (unshare -n)."""
     term = two.terminal_session("a")
     read_until(term.shell, b"(a)", 5)
     background_job(term)
+    since = term.shell.position
+    term.write("unshare -n sleep 601 & echo elsewhere=$!\n")
+    deadline = time.monotonic() + 5
+    while not (found := re.search(rb"elsewhere=(\d+)\n", pty.plain(term.shell.output_since(since)))):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    elsewhere = int(found.group(1))
+    time.sleep(0.2)
+    assert pty.netns_inode(elsewhere) not in (None, pty.netns_inode(term.pid))
     members = session_of(term.pid)
+    assert elsewhere in members
     assert term.pid in members and len(members) >= 2
     term.close()
     assert term.reason == "closed" and not term.alive

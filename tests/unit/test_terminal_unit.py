@@ -127,13 +127,32 @@ def test_a_pid_with_another_start_time_is_not_the_recorded_process():
         assert pty.is_same(real) and not pty.is_same(forged)
         assert pty.members(forged, session=False) == []
         assert pty.kill_recorded(forged, session=False) == [] and sleeper.poll() is None
-        other_netns = ProcessId(real.pid, real.start, 1)
-        assert pty.kill_recorded(other_netns, session=False) == [] and sleeper.poll() is None
         assert pty.kill_recorded(real, session=False) == [sleeper.pid]
         assert sleeper.wait(5) == -1  # SIGHUP
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_a_dead_shells_session_is_recognised_only_in_its_netns():
+    """The shell is gone but a job of its session lives on: found by session number, netns and start time."""
+    leader = subprocess.Popen(["setsid", "sh", "-c", "sleep 300 & echo $!; sleep 0.5"], stdout=subprocess.PIPE,
+                              text=True)
+    recorded = pty.identify(leader.pid)
+    job = int(leader.stdout.readline())
+    leader.wait()
+    try:
+        assert not pty.running(leader.pid) and pty.running(job)
+        assert pty.members(ProcessId(recorded.pid, recorded.start, 1), session=True) == []  # another netns
+        assert pty.members(ProcessId(recorded.pid, recorded.start + 10**9, recorded.netns), session=True) == []
+        assert pty.members(ProcessId(recorded.pid, recorded.start, recorded.netns), session=False) == []
+        assert pty.kill_recorded(recorded, session=True, grace=0.5) == [job]
+        deadline = time.monotonic() + 3
+        while pty.running(job) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not pty.running(job)
+    finally:
+        subprocess.run(["kill", "-9", str(job)], capture_output=True)
 
 
 def test_shell_commands_are_what_a_student_types():
