@@ -8,7 +8,7 @@ the lab:
 - ``lab.down()`` / ``nslab down`` / ``nslab cleanup``: :func:`close_recorded`
   ends every recorded shell and what it started (its session), but only after
   checking that the PID is still the same process (its start time in
-  ``/proc/PID/stat``) and that each process lives in the node's namespace;
+  ``/proc/PID/stat``); what outlived the shell counts only in the node's netns;
 - the kernel (or any Python process) exiting: an ``atexit`` hook closes the
   terminals it opened; a killed kernel closes its end of every pty, and the
   kernel sends each shell SIGHUP, as when a terminal window closes.
@@ -238,8 +238,9 @@ def close_recorded(record: records.Record, grace: float = 1.0) -> list[Step]:
 
     A terminal of this process is closed through its object (its view says why);
     any other recorded shell (another kernel's, ``nslab shell``'s) is killed by
-    PID, only if that PID is still the process that was recorded, and only the
-    processes of its session that live in the node's network namespace.
+    PID, with its session and descendants, only if that PID is still the process
+    that was recorded (its start time); when the shell itself is gone, only what
+    is left of its session in the node's netns (see :func:`pty.members`).
     """
     mine = {t.pid: t for t in live(record.lab)}
     steps = []
