@@ -150,7 +150,9 @@ def test_terminal_in_chromium(jupyter):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1300, "height": 1000})
+            context = browser.new_context(viewport={"width": 1300, "height": 1000})
+            context.grant_permissions(["clipboard-read", "clipboard-write"])
+            page = context.new_page()
             page.goto(f"{base}/lab/tree/terminal.ipynb?token={token}", wait_until="domcontentloaded")
             page.wait_for_selector(".jp-Notebook .jp-Cell .jp-InputArea-editor", timeout=90_000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
@@ -172,6 +174,11 @@ def test_terminal_in_chromium(jupyter):
             assert "eth0@" in text and "lo:" in text
             assert "10.0.12.1" not in text and "10.0.1.1/24" not in text  # r1's addresses
             first.screenshot(path=str(SHOTS / f"terminal-h1-{lang}.png"))
+            # a command copied from the notebook's text is pasted with Ctrl+V
+            page.evaluate("navigator.clipboard.writeText('echo pasted-$((6*7))')")
+            page.keyboard.press("Control+v")
+            page.keyboard.press("Enter")
+            wait_text(page, 0, "pasted-42")
 
             # r1, open at the same time: its size is the page's, Ctrl-C stops a command, colours on
             second.locator(".xterm-screen").click()
