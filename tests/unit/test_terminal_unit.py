@@ -265,3 +265,18 @@ def test_a_big_paste_never_blocks_the_caller():
     finally:
         shell.close()
     assert not shell.alive
+
+
+def test_the_close_button_ends_the_shell_and_says_so(monkeypatch):
+    from nslab_widgets.terminal import TerminalView
+    shell = plain_shell()
+    term = terminals.Terminal(SimpleNamespace(name="h4unit"), "n1", "id2", shell)
+    shell.subscribe(on_exit=term._ended)
+    monkeypatch.setattr(TerminalView, "send", lambda self, content, buffers=None: None)
+    view = TerminalView(term)
+    view._on_message(view, {"type": "close", "view": "v1"}, [])
+    assert shell.wait(5) is not None
+    deadline = time.monotonic() + 2
+    while not view.closed and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert view.closed and term.reason == "closed" and view.status_text == _("terminal closed")
