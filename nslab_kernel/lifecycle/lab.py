@@ -348,7 +348,8 @@ class Lab:
             nodes[n] = {"netns": h.netns, "state": self.backend.node_state(self.topology, record, n)}
         up = sum(v["state"] == "up" for v in nodes.values())
         return {"lab": self.name, "backend": self.backend.name, "recorded": record is not None,
-                "nodes": nodes, "up": up, "total": len(nodes), "links": len(self.topology.links)}
+                "nodes": nodes, "up": up, "total": len(nodes), "links": len(self.topology.links),
+                "terminals": terminals.recorded_open(record)}
 
     def exec(self, node: str, argv: Sequence[str] | str, timeout: float = 30.0) -> ExecResult:
         """Run a command inside a node; returns its output and exit status."""
