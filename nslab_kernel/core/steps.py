@@ -29,6 +29,9 @@ class Step:
                 "changed": self.changed, "note": self.note}
 
 
+COLLAPSE_AFTER = 8  # a report longer than this shows as its summary line, the steps a click away
+
+
 @dataclass(repr=False)
 class Report:
     """The steps of one operation (``up``, ``down``, a single helper call)."""
@@ -82,8 +85,17 @@ class Report:
             f"<tr><td>{'✔ changed' if s.changed else '· already so'}</td><td>{html.escape(s.target)}</td>"
             f"<td><code>{html.escape(s.command)}</code></td><td>{html.escape(s.note)}</td></tr>"
             for s in self.steps)
-        return (f"<div class='nslab-report'><b>{html.escape(self.summary())}</b>"
-                f"<table><tr><th>status</th><th>what</th><th>equivalent command</th><th></th></tr>{rows}</table></div>")
+        table = (f"<table><tr><th>status</th><th>what</th><th>equivalent command</th><th></th></tr>{rows}</table>")
+        if len(self.steps) <= COLLAPSE_AFTER:
+            return f"<div class='nslab-report'><b>{html.escape(self.summary())}</b>{table}</div>"
+        # A long report (85 steps for Figure 1) is one line; its steps are a click away
+        kinds: dict[str, int] = {}
+        for s in self.changed:
+            kinds[s.action] = kinds.get(s.action, 0) + 1
+        what = ", ".join(f"{n} {action}" for action, n in kinds.items())
+        return (f"<div class='nslab-report'><details><summary style='cursor:pointer'><b>{html.escape(self.summary())}"
+                f"</b>{' (' + html.escape(what) + ')' if what else ''} ▸ {len(self.steps)} steps</summary>"
+                f"{table}</details></div>")
 
 
 def ip_batches(commands: Iterable[str]) -> tuple[list[str], dict[str, list[str]], list[list[str]]]:
