@@ -55,7 +55,7 @@ def _group_html(procs: list[Process], names: list[NetnsName], host: int, labels:
         if ino is None:
             title = html.escape(_("netns not readable"))
         elif ino == host:
-            title = f"netns {ino} · {html.escape(_('host'))}"
+            title = f"netns {ino} · {html.escape(_('the host machine'))}"
         else:
             extra = ", ".join(named.get(ino, [])) or labels.get(ino, _("unnamed"))
             title = f"netns {ino} · {html.escape(extra)}"
@@ -105,7 +105,7 @@ class NetnsInspector(w.VBox):
         self.message = w.HTML()
         self.tabs = w.Tab()
         self.button = w.Button(description=_("Refresh"), icon="refresh", tooltip=_("read the processes and namespaces again"),
-                               layout=w.Layout(width="auto"))
+                               layout=w.Layout(width="auto", align_self="flex-start"))
         self.button.on_click(lambda _b: self.refresh())
         # tab titles at their whole width, wrapping to a second row rather than cut
         style = w.HTML("<style>.nslab-inspector .lm-TabBar-tab{flex:0 0 auto !important;max-width:none !important}"

@@ -144,7 +144,7 @@ class PingMatrixView(w.VBox):
         self.message = w.HTML()
         self.message.add_class("nslab-matrix-summary")
         self.button = w.Button(description=_("Ping matrix"), icon="play", tooltip=_("probe every node to every address"),
-                               layout=w.Layout(width="auto"))
+                               layout=w.Layout(width="auto", align_self="flex-start"))
         self.button.on_click(lambda _b: self.run())
         self.legend = w.HTML(STYLE + legend_html(matrix))
         self.cells: dict[tuple[str, str], w.Button] = {}

@@ -18,30 +18,28 @@ from .text import _
 
 
 class ProgressBar:
-    """A ``progress(node, done, total)`` callback over a tqdm bar, closed with ``close()``."""
+    """A ``progress(node, done, total)`` callback over one tqdm bar, closed with ``close()``.
+
+    The bar is made (and shown) when this object is, in the thread and the cell that asked for
+    it, so progress reported later from worker threads updates that one bar and never shows another.
+    """
 
     def __init__(self, description: str | None = None):
         self.description = description if description is not None else _("nodes")
-        self._bar: Any = None
         self._lock = threading.Lock()
         self.closed = False
         self.done = 0
         self.total = 0
-
-    def _open(self, total: int) -> Any:
-        return tqdm(total=total, desc=self.description, unit="", leave=True, dynamic_ncols=True,
-                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {postfix}")
+        self._bar: Any = tqdm(total=None, desc=self.description, leave=True, dynamic_ncols=True)
 
     def __call__(self, node: str, done: int, total: int) -> None:
         with self._lock:
             if self.closed:
                 return
-            if self._bar is None:
-                self._bar = self._open(max(total, 1))
-            if self._bar.total != total and total:
-                self._bar.total = total
+            if total and self._bar.total != total:
+                self._bar.reset(total=total)
             self.done, self.total = done, total
-            self._bar.n = done
+            self._bar.n = max(self._bar.n, done)  # reports from several threads may come out of order
             self._bar.set_postfix_str(node, refresh=False)
             self._bar.refresh()
 
@@ -51,8 +49,6 @@ class ProgressBar:
             if self.closed:
                 return
             self.closed = True
-            if self._bar is None:
-                return
             if ok and self._bar.total:
                 self._bar.n = self._bar.total
                 self._bar.set_postfix_str(_("done"), refresh=False)

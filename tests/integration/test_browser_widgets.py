@@ -181,6 +181,12 @@ def test_widgets_in_chromium(jupyter, lang):
             page.wait_for_selector(".h5-stage .nslab-matrix .nslab-cell", timeout=120_000)
             page.locator(".h5-live").first.screenshot(path=str(SHOTS / f"{lang}-topology-live.png"))
 
+            # one progress bar for the nodes operation, finished (green) when it ended
+            first = page.locator(".jp-Notebook .jp-Cell").first
+            bars = first.locator(".widget-hprogress, .widget-progress")
+            assert bars.count() == 1, first.inner_html()[-1500:]
+            assert bars.first.locator(".progress-bar-success").count() == 1, bars.first.inner_html()
+
             # 2. at the addresses stage each node reaches its neighbours only, as expected then: no "!"
             stage_cells = page.locator(".h5-stage .nslab-matrix .nslab-cell")
             assert stage_cells.count() == 42
@@ -203,6 +209,10 @@ def test_widgets_in_chromium(jupyter, lang):
 
             # 4. inspector: the tabs and their titles
             page.wait_for_selector(".jupyter-widget-tab .lm-TabBar-tab", timeout=60_000)
+            inspector = page.locator(".nslab-inspector").first
+            titles = inspector.locator(".lm-TabBar-tabLabel").evaluate_all("els => els.map(e => e.innerText)")
+            assert len(titles) == 2 + 7 and "h1" in titles  # every node exists by now: a tab each
+            inspector.screenshot(path=str(SHOTS / f"{lang}-inspector.png"))
             if chain:
                 page.wait_for_selector(".h5-chain .nslab-topology svg", timeout=60_000)
                 page.locator(".h5-chain").first.screenshot(path=str(SHOTS / f"{lang}-chain50.png"))

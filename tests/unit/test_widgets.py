@@ -284,7 +284,7 @@ def test_progress_bar_is_one_bar_finished_with_the_operation():
         t.start()
     for t in threads:
         t.join()
-    assert bar._bar is not None and bar._bar.total == 7
+    assert bar._bar.total == 7 and bar._bar.n == 7
     bar.close()
     assert bar.closed and bar._bar.n == 7
     bar("late", 1, 7)  # after the operation: ignored, no second bar
