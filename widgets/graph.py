@@ -270,12 +270,12 @@ def _node_label(node: NodeView, ends: list[EndView], compact: bool) -> str:
         title = f'<font color="{GREY}"><b>{_e(node.name)}</b> ({_e(_("missing"))})</font>'
     elif node.forwarding_wrong:
         fill, border = WRONG_FILL, VERMILLION
-        title += f' <font color="{VERMILLION}">⚠ ' + _e(_("forwarding off") if node.forwarding_expected
+        title += f'&#160;<font color="{VERMILLION}">⚠ ' + _e(_("forwarding off") if node.forwarding_expected
                                                          else _("forwarding on")) + "</font>"
     elif node.forwarding_todo and not compact:
-        title += f' <font color="{GREY}">… ' + _e(_("forwarding not configured yet")) + "</font>"
+        title += f'&#160;<font color="{GREY}">… ' + _e(_("forwarding not configured yet")) + "</font>"
     elif node.kind == "router" and node.status == "ok" and node.forwarding and not compact:
-        title += " ↻ " + _e(_("forwards"))
+        title += "&#160;↻ " + _e(_("forwards"))
     rows = [f"<tr><td>{title}</td></tr>"]
     if not compact:
         rows += [_row(e) for e in ends]

@@ -23,7 +23,8 @@ from .base import LabLike, guarded, replaces_earlier_output
 from .graph import PathOverlay, graph_model, legend_html, path_from, render_svg, summary_text, topology_dot
 from .text import _
 
-MAX_HEIGHT_COMPACT = "46vh"  # beside a matrix: graph and matrix on one screen
+MAX_HEIGHT_COMPACT = "46vh"
+MANY_BUTTONS = 12  # beside a matrix: graph and matrix on one screen
 
 
 class TopologyView(w.VBox):
@@ -37,6 +38,7 @@ class TopologyView(w.VBox):
         self.path: PathOverlay | None = None
         self.live = bool(live and lab is not None)
         self.compact = compact
+        self.terminal_area = w.VBox()
         self._unwatch = None
         self._closed = False
         self.svg = w.HTML(layout=w.Layout(width="100%", overflow="hidden"))
@@ -79,10 +81,18 @@ class TopologyView(w.VBox):
     # --- terminals -----------------------------------------------------------------------
     def _terminal_buttons(self) -> w.Widget | None:
         """One button per node that opens a shell inside it (where the lab offers terminals)."""
-        if self.lab is None or not hasattr(self.lab, "terminal"):
+        if self.lab is None or not hasattr(self.lab, "terminal") or self.compact:
             return None
         names = [n.name for n in self.topology.nodes]
         label = w.HTML(f"<span style='white-space:nowrap'>{html.escape(_('Terminal in:'))}</span>")
+        self.terminal_area = w.VBox()
+        if len(names) > MANY_BUTTONS:  # 50 nodes: a list to pick from, not 50 buttons
+            pick = w.Dropdown(options=names, layout=w.Layout(width="auto"))
+            go = w.Button(description=_("Open"), icon="terminal", layout=w.Layout(width="auto"),
+                          tooltip=_("open a shell inside the chosen node"))
+            go.add_class("nslab-terminal-open")
+            go.on_click(lambda _b: self.open_terminal(pick.value))
+            return w.HBox([label, pick, go], layout=w.Layout(flex_flow="row wrap", align_items="center"))
         buttons = []
         for name in names:
             b = w.Button(description=name, icon="terminal", tooltip=_("open a shell inside {node}").format(node=name),
@@ -90,7 +100,6 @@ class TopologyView(w.VBox):
             b.add_class(f"nslab-terminal-{name}")
             b.on_click(lambda _b, n=name: self.open_terminal(n))
             buttons.append(b)
-        self.terminal_area = w.VBox()
         return w.HBox([label] + buttons, layout=w.Layout(flex_flow="row wrap", align_items="center"))
 
     def open_terminal(self, node: str) -> None:

@@ -207,6 +207,16 @@ def test_widgets_in_chromium(jupyter, lang):
             assert 0 <= grid_box["y"] - (graph_box["y"] + graph_box["height"]) < 200  # just above, not 20 cells away
             page.locator(".h5-final").first.screenshot(path=str(SHOTS / f"{lang}-matrix-final.png"))
 
+            # 3b. the node's terminal button opens a shell inside that node (h4's TerminalView)
+            page.locator(".h5-live .nslab-terminal-h1").first.click()
+            page.wait_for_selector(".h5-live .nslab-terminal .nslab-terminal-screen", timeout=60_000)
+            page.locator(".h5-live .nslab-terminal-screen").first.click()
+            page.keyboard.type("ip -br addr\n")
+            page.wait_for_function("(() => { const t = document.querySelector('.h5-live .nslab-terminal');"
+                                   " return t && t.nslabTerminalText && t.nslabTerminalText().includes('10.0.1.2/24'); })()",
+                                   timeout=30_000)
+            page.locator(".h5-live").first.screenshot(path=str(SHOTS / f"{lang}-terminal.png"))
+
             # 4. inspector: the tabs and their titles
             page.wait_for_selector(".jupyter-widget-tab .lm-TabBar-tab", timeout=60_000)
             inspector = page.locator(".nslab-inspector").first
