@@ -126,7 +126,7 @@ NOTEBOOKS[("02-network-namespaces", "02-network-namespaces")] = [
          "named = os.stat(path).st_ino == node.inode if os.path.exists(path) else lab.backend.simulated\n"
          "print(\"NSLAB_RESULT\", json.dumps({\"host_netns\": host_netns(), \"container_netns\": node.inode, "
          "\"named\": named, \"symlink\": link}))"),
-    code("if not keep:\n    lab.down()"),
+    code("if not keep:\n    display(lab.down())  # what was removed"),
 ]
 
 # --- 3. veth pairs -----------------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ NOTEBOOKS[("03-pares-veth", "03-veth-pairs")] = [
     code("after = lab.state()\ngone = after.nodes[\"contenedor2\"].interface(\"v-1b\") is None\n"
          "print(\"v-1b gone too:\", gone)\n"
          "print(\"NSLAB_RESULT\", json.dumps({\"ping_ok\": ping.ok, \"reachable\": matrix.reachable, \"peer_gone\": gone}))"),
-    code("if not keep:\n    lab.down()"),
+    code("if not keep:\n    display(lab.down())  # what was removed"),
 ]
 
 # --- 4. The activity: Figure 1 ------------------------------------------------------------------------------
@@ -226,7 +226,7 @@ NOTEBOOKS[("04-actividad-figura1", "04-activity-figure1")] = [
     code("lab.check()"),
     code("print(\"NSLAB_RESULT\", json.dumps({\"reachable\": final.reachable, \"failed\": final.failed, "
          "\"pairs\": len(final.pairs), \"probes\": len(final.probes)}))"),
-    code("if not keep:\n    lab.down()"),
+    code("if not keep:\n    display(lab.down())  # what was removed"),
 ]
 
 # --- 5. Instructor demo ---------------------------------------------------------------------------------------
@@ -259,7 +259,7 @@ NOTEBOOKS[("05-demo-profesor", "05-instructor-demo")] = [
     code("lab.up()"),
     code("final = lab.ping_matrix()\nprint(final)\n"
          "print(\"NSLAB_RESULT\", json.dumps({\"reachable\": final.reachable, \"failed\": final.failed}))"),
-    code("if not keep:\n    lab.down()"),
+    code("if not keep:\n    display(lab.down())  # what was removed"),
 ]
 
 
