@@ -10,6 +10,8 @@ from ..backends.images import DEFAULT_IMAGE, image_exists
 from ..backends.lxd import connect
 from ..backends.netns import require_netns_privileges
 from ..core.errors import NslabError
+from ..kernel import sandbox
+from . import userns
 
 
 @dataclass(frozen=True)
@@ -48,20 +50,33 @@ class Doctor:
 def examine(lxd: bool = True) -> Doctor:
     """Look at the machine; change nothing."""
     checks: list[Check] = []
-    try:
-        require_netns_privileges()
-        checks.append(Check("namespaces", True, "this process can create network namespaces"))
-    except NslabError as exc:
-        checks.append(Check("namespaces", False, str(exc),
-                            "restart this notebook with the kernel 'Python 3 (nslab)' or start JupyterLab with sudo; "
-                            "without privileges the notebooks use the simulated backend"))
+    rootless = sandbox.wanted()
+    ok, detail, fix = userns.verdict(userns.probe(), userns.launcher_path())
+    # A normal user's labs live in their own sandbox: required for them; for root it tells whether the
+    # students of a class server can each have one.
+    checks.append(Check("sandbox", ok, detail, fix, required=rootless))
+    if rootless:
+        checks.append(Check("namespaces", ok, "your labs are built in your own sandbox" if ok else
+                            "without a sandbox a normal user cannot create network namespaces",
+                            "see 'sandbox' above; until then the notebooks use the simulated backend"))
+    else:
+        try:
+            require_netns_privileges()
+            checks.append(Check("namespaces", True, "this process can create network namespaces"))
+        except NslabError as exc:
+            checks.append(Check("namespaces", False, str(exc),
+                                "restart this notebook with the kernel 'Python 3 (nslab)' or start JupyterLab "
+                                "with sudo; without privileges the notebooks use the simulated backend"))
     ip = shutil.which("ip")
     checks.append(Check("iproute2", bool(ip), f"'ip' is {ip}" if ip else "the 'ip' command is missing",
                         "sudo apt-get install iproute2"))
     dot = shutil.which("dot")
     checks.append(Check("graphviz", bool(dot), f"'dot' is {dot}" if dot else "Graphviz's 'dot' is missing (the topology "
                         "graph needs it)", "sudo apt-get install graphviz", required=False))
-    if lxd:
+    if lxd and rootless:
+        checks.append(Check("lxd", True, "not used by a normal user (access to LXD is root-equivalent): your labs "
+                            "are plain network namespaces in your own sandbox", required=False))
+    elif lxd:
         try:
             client = connect()
             checks.append(Check("lxd", True, f"LXD {client.host_info['environment'].get('server_version', '')} answers",

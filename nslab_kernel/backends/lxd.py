@@ -131,8 +131,9 @@ def connect() -> Any:
                                "then run sudo ./scripts/lxd-start.sh; or use --backend netns")
         raise BackendError(f"LXD is installed but not running (no socket at {path or SOCKETS[0]}); {START_HINT}")
     if not os.access(path, os.R_OK | os.W_OK):
-        raise PrivilegeError(f"cannot talk to LXD: {path} is not accessible to this user; run as root (sudo) "
-                             "or use the Jupyter kernel 'Python 3 (nslab)'")
+        raise PrivilegeError(f"cannot talk to LXD: {path} is not accessible to this user (access to LXD is "
+                             "root-equivalent); run as root (sudo), or use --backend netns: a normal user's labs "
+                             "live in their own sandbox")
     try:
         client = pylxd.Client(endpoint=path, timeout=60)
         client.host_info  # noqa: B018 - forces a round trip

@@ -9,8 +9,14 @@ import atexit
 import weakref
 from typing import Any
 
-from ..backends.auto import pick
+from ..backends.auto import WHY_ROOTLESS, WHY_NO_SANDBOX, WHY_OUTSIDE, choose
 from .lab import Lab
+
+try:  # the catalogue (core/i18n.py) arrives with the checker's branch
+    from ..core.i18n import _
+except ImportError:  # pragma: no cover - until then, English
+    def _(message: str, lang: str | None = None) -> str:
+        return message
 
 _open: "weakref.WeakSet[Lab]" = weakref.WeakSet()
 SIMULATED_NOTE = ("⚠ Red simulada / simulated network: this machine cannot create network namespaces, so nslab "
@@ -18,11 +24,19 @@ SIMULATED_NOTE = ("⚠ Red simulada / simulated network: this machine cannot cre
                   "raw commands (!ip ...) cannot run here.")
 
 
+SAID = (WHY_ROOTLESS, WHY_NO_SANDBOX, WHY_OUTSIDE)  # the choices a notebook explains when it makes them
+
+
 def choose_backend(backend: str = "auto") -> str:
-    """``auto``: LXD where it is usable, else plain namespaces, else the simulation."""
+    """``auto``: for a normal user, plain namespaces in their own sandbox (never LXD, root-equivalent),
+    and says why in the notebook's language; for root, LXD where it is usable, else plain namespaces,
+    else the simulation."""
     if backend != "auto":
         return backend
-    return pick()
+    chosen, why = choose()
+    if why in SAID:
+        print(_(why))
+    return chosen
 
 
 def open_lab(topology: str, backend: str = "auto", lab: "str | Lab | None" = None, image: str | None = None,
