@@ -29,7 +29,9 @@ APPARMOR_FILE = "/etc/apparmor.d/nslab-sandbox"
 APPARMOR_TEMPLATE = """# nslab: allow unprivileged user namespaces for nslab's sandbox launcher ONLY
 # (Ubuntu 23.10+ / 24.04 set kernel.apparmor_restrict_unprivileged_userns=1).
 # Never give 'unshare' itself such a profile: that would allow it for every program.
-# Install:  sudo install -m 644 THIS_FILE {file}
+# The path after 'profile nslab-sandbox' must be YOUR install's launcher (the nslab-sandbox script next to
+# 'nslab'); 'nslab doctor --apparmor-profile' prints this profile with it filled in.
+# Install:  nslab doctor --apparmor-profile | sudo tee {file}
 #           sudo apparmor_parser -r {file}
 abi <abi/4.0>,
 include <tunables/global>

@@ -38,11 +38,11 @@ def enter_if_needed(args: argparse.Namespace) -> None:
 
 
 def add_cli(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("shell", help="a shell inside your sandbox, where 'ip netns list' / 'ip netns exec' show "
-                                     "your labs")
-    p.add_argument("-c", dest="command_string", metavar="COMMAND",
-                   help="run this shell command there instead of an interactive shell")
-    p.set_defaults(func=cmd_shell)
+    if "shell" not in sub.choices:  # the terminal's 'nslab shell [NODE]' (cli/shell.py) calls shell_here() without NODE
+        p = sub.add_parser("shell", help="a shell inside your sandbox, where 'ip netns list' / 'ip netns exec' show "
+                                         "your labs")
+        p.add_argument("-c", dest="line", metavar="CMD", help="run CMD there instead of an interactive shell")
+        p.set_defaults(func=cmd_shell)
 
     p = sub.add_parser("sandbox", help="your rootless sandbox (where a normal user's labs live): status, start, stop")
     p.add_argument("action", choices=["status", "start", "stop"])
@@ -60,9 +60,15 @@ def _shell() -> str:
 
 
 def cmd_shell(args: argparse.Namespace) -> int:
+    return shell_here(args.line)
+
+
+def shell_here(line: str | None = None) -> int:
+    """Become the user's shell (``line``: run that command line instead), inside the sandbox that
+    ``main`` entered before the command ran.  Does not return."""
     shell = _shell()
-    if args.command_string is not None:
-        os.execv(shell, [shell, "-c", args.command_string])
+    if line is not None:
+        os.execv(shell, [shell, "-c", line])
     if not sandbox.inside():
         print("nslab shell: you are root and this shell is on the host (use 'nslab --rootless shell' for a "
               "sandbox of your own)", file=sys.stderr)
