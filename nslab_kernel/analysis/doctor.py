@@ -12,6 +12,7 @@ from ..backends.netns import require_netns_privileges
 from ..core.errors import NslabError
 from ..kernel import sandbox
 from . import userns
+from .userns import _
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,9 @@ def examine(lxd: bool = True) -> Doctor:
     # students of a class server can each have one.
     checks.append(Check("sandbox", ok, detail, fix, required=rootless))
     if rootless:
-        checks.append(Check("namespaces", ok, "your labs are built in your own sandbox" if ok else
-                            "without a sandbox a normal user cannot create network namespaces",
-                            "see 'sandbox' above; until then the notebooks use the simulated backend"))
+        checks.append(Check("namespaces", ok, _("your labs are built in your own sandbox") if ok else
+                            _("without a sandbox a normal user cannot create network namespaces"),
+                            _("see 'sandbox' above; until then the notebooks use the simulated backend")))
     else:
         try:
             require_netns_privileges()
@@ -74,8 +75,8 @@ def examine(lxd: bool = True) -> Doctor:
     checks.append(Check("graphviz", bool(dot), f"'dot' is {dot}" if dot else "Graphviz's 'dot' is missing (the topology "
                         "graph needs it)", "sudo apt-get install graphviz", required=False))
     if lxd and rootless:
-        checks.append(Check("lxd", True, "not used by a normal user (access to LXD is root-equivalent): your labs "
-                            "are plain network namespaces in your own sandbox", required=False))
+        checks.append(Check("lxd", True, _("not used by a normal user (access to LXD is root-equivalent): your labs "
+                            "are plain network namespaces in your own sandbox"), required=False))
     elif lxd:
         try:
             client = connect()

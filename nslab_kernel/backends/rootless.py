@@ -13,11 +13,14 @@ import os
 
 from ..core import records
 from ..core.errors import PrivilegeError
-from ..core.userdirs import ENV_ROOTLESS
+from ..core.userdirs import ENV_ROOTLESS, ENV_SANDBOX_ERROR
 from ..kernel import sandbox
 
-KERNEL_HINT = ("use the Jupyter kernel 'Python 3 (nslab)', which starts inside your sandbox, or run "
-               "'nslab shell' and start Python there")
+try:  # the catalogue (core/i18n.py) arrives with the checker's branch
+    from ..core.i18n import _
+except ImportError:  # pragma: no cover - until then, English
+    def _(message: str, lang: str | None = None) -> str:
+        return message
 
 
 def active(force: bool = False) -> bool:
@@ -38,9 +41,12 @@ def prepare(force: bool = False) -> bool:
         return False
     if sandbox.inside():
         return True
+    if os.environ.get(ENV_SANDBOX_ERROR):  # the launcher already tried, and said why
+        raise PrivilegeError(os.environ[ENV_SANDBOX_ERROR])
     if sandbox.threads() != 1:  # setns into a user namespace needs a single-threaded process
-        raise PrivilegeError("a normal user's network namespaces live in their own sandbox, and this process "
-                             f"runs outside it: {KERNEL_HINT}")
+        raise PrivilegeError(_("a normal user's network namespaces live in their own sandbox, and this process runs "
+                               "outside it: use the Jupyter kernel 'Python 3 (nslab)', which starts inside your "
+                               "sandbox, or run 'nslab shell' and start Python there"))
     try:
         sandbox.ensure_entered(records.state_dir())
     except sandbox.SandboxError as exc:

@@ -4,7 +4,9 @@ Environment (all optional):
 
 - ``NSLAB_STATE_DIR``: the state folder (records, the sandbox's pidfile);
 - ``NSLAB_ROOTLESS``: ``1`` labs live in the user's sandbox even when root, ``0`` never;
-- ``NSLAB_SANDBOX``: set by nslab inside a sandbox (``<holder pid>:<mount ns inode>``); never set it yourself.
+- ``NSLAB_SANDBOX``: set by nslab inside a sandbox (``<holder pid>:<mount ns inode>``); never set it yourself;
+- ``NSLAB_SANDBOX_ERROR``: set by the launcher when the sandbox could not be made and it started the program
+  (a notebook kernel) outside it anyway: why, so that the notebook can say it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 ENV_STATE = "NSLAB_STATE_DIR"
 ENV_ROOTLESS = "NSLAB_ROOTLESS"
 ENV_SANDBOX = "NSLAB_SANDBOX"
+ENV_SANDBOX_ERROR = "NSLAB_SANDBOX_ERROR"  # set by the launcher when it had to start a program outside the sandbox
 FULL_MAP = (0, 0, 4294967295)
 
 

@@ -47,7 +47,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-from ..core.userdirs import ENV_SANDBOX, ENV_STATE, host_uid, in_sandbox, rootless_wanted, user_state_dir
+from ..core.userdirs import (ENV_SANDBOX, ENV_SANDBOX_ERROR, ENV_STATE, host_uid, in_sandbox, rootless_wanted,
+                             user_state_dir)
+
+try:  # the catalogue (core/i18n.py) arrives with the checker's branch
+    from ..core.i18n import _
+except ImportError:  # pragma: no cover - until then, English
+    def _(message: str, lang: str | None = None) -> str:
+        return message
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -325,8 +332,8 @@ def start(state_dir: Path) -> Holder:
 
 def explain_failure(code: int, message: str) -> str:
     """One line for a failed sandbox creation: what blocked it and where ``nslab doctor`` says more."""
-    return (f"cannot create your nslab sandbox (a user namespace): {message}; "
-            "run 'nslab doctor' to see what blocks user namespaces on this machine and how to allow them")
+    return _("cannot create your nslab sandbox (a user namespace): {error}; run 'nslab doctor' to see what blocks "
+             "user namespaces on this machine and how to allow them").format(error=message)
 
 
 # --- can this machine do it? (for nslab doctor) -----------------------------------------------------
@@ -441,9 +448,9 @@ def enter(holder: Holder) -> None:
     if inside():
         return
     if threads() != 1:
-        raise SandboxError(errno.EINVAL, "this process already runs threads, so it cannot enter your nslab sandbox; "
-                                         "start it through the sandbox instead (nslab shell, or the kernel "
-                                         "'Python 3 (nslab)' in Jupyter)")
+        raise SandboxError(errno.EINVAL, _("this process already runs threads, so it cannot enter your nslab sandbox; "
+                                           "start it through the sandbox instead (nslab shell, or the kernel "
+                                           "'Python 3 (nslab)' in Jupyter)"))
     cwd = None
     try:
         cwd = os.getcwd()
@@ -525,9 +532,19 @@ def command(argv: Sequence[str], state_dir: Path | None = None) -> list[str]:
 
 def run(argv: Sequence[str], state_dir: Path | None = None) -> None:
     """Replace this process with ``argv``, inside the sandbox when it is wanted (not root, or
-    NSLAB_ROOTLESS=1); as root otherwise, it simply runs ``argv``.  Never returns."""
+    NSLAB_ROOTLESS=1); as root otherwise, it simply runs ``argv``.  Never returns.
+
+    When the sandbox cannot be made (user namespaces blocked), ``argv`` still starts, outside it, with
+    $NSLAB_SANDBOX_ERROR saying why: a notebook kernel then starts and the notebook tells the student
+    (simulated network, and 'nslab doctor'), instead of a kernel that dies at once.
+    """
     if wanted():
-        ensure_entered(state_dir)
+        try:
+            ensure_entered(state_dir)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            os.environ[ENV_SANDBOX_ERROR] = why
+            print(f"nslab-sandbox: {why}", file=sys.stderr)
     os.execvp(argv[0], list(argv))
 
 
