@@ -33,6 +33,7 @@ No UI here: errors are :class:`SandboxError` with one line naming the fix.
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import errno
 import fcntl
@@ -549,8 +550,7 @@ def run(argv: Sequence[str], state_dir: Path | None = None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``nslab-sandbox [--state-dir D] start|stop|status|run -- CMD...``: the launcher."""
-    import argparse
+    """``nslab-sandbox [--state-dir D] start|stop|status|probe|run -- CMD...``: the launcher."""
     parser = argparse.ArgumentParser(prog="nslab-sandbox", description=__doc__.split("\n\n")[0])
     parser.add_argument("--state-dir", help="the nslab state folder whose sandbox this is (default: yours)")
     sub = parser.add_subparsers(dest="action", required=True)

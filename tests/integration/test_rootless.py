@@ -189,14 +189,17 @@ def test_contract_two_students_same_lab_at_the_same_time(students):
         up = s.ok("up", "figure1", "--lab", lab)
         matrix = json.loads(s.ok("ping", "--lab", lab, "--json"))
         check = s.nslab("check", "figure1", "--lab", lab)
+        explain = s.ok("explain", "h1", "h4", "--lab", lab, LANG="C.UTF-8", NSLAB_LANG="en")
         status = json.loads(s.ok("status", "--json"))
-        return {"up": up, "matrix": matrix, "check": check, "status": status, "on_host": ours_on_host(lab)}
+        return {"up": up, "matrix": matrix, "check": check, "explain": explain, "status": status,
+                "on_host": ours_on_host(lab)}
 
     ra, rb = both(sequence, a, b)
     for s, r in ((a, ra), (b, rb)):
         m = r["matrix"]
         assert m["reachable"] and m["ok_probes"] == m["total_probes"] == 84 and not m["failed"], (s.name, m)
         assert r["check"].returncode == 0, (s.name, r["check"].stdout, r["check"].stderr)
+        assert "r1" in r["explain"] and "r3" in r["explain"], r["explain"]  # h1 -> r1 -> r3 -> h4, from the kernel
         assert [st["lab"] for st in r["status"]["labs"]] == [lab], (s.name, r["status"])  # only their own lab
         assert r["status"]["labs"][0]["up"] == 7 and r["status"]["labs"][0]["backend"] == "netns"
         assert r["on_host"] == [], f"{s.name}'s lab showed up in the host's ip netns list: {r['on_host']}"
@@ -233,7 +236,9 @@ def test_shell_shows_the_users_own_labs(students):
         # what a student types in the activity works in the sandbox as it does as root
         typed = a.run(NSLAB, "shell", "-c", f"ip netns add {lab}-x && ip netns exec {lab}-x ip link set lo up && "
                       f"ip netns exec {lab}-h1 ping -c1 -W1 10.0.4.2 >/dev/null && sysctl -n net.ipv4.ip_forward "
-                      f"&& ip netns exec {lab}-r1 sysctl -n net.ipv4.ip_forward && ip netns del {lab}-x && id -u")
+                      f"&& ip netns exec {lab}-r1 sysctl -n net.ipv4.ip_forward && ip netns del {lab}-x "
+                      f"&& ip netns exec {lab}-r2 iptables -w -A FORWARD -s 10.9.9.9 -j DROP "
+                      f"&& ip netns exec {lab}-r2 iptables -w -S FORWARD | grep -q 10.9.9.9 && id -u")
         assert typed.returncode == 0, typed.stderr
         assert typed.stdout.split()[-1] == "0"  # root inside the sandbox only
         assert typed.stdout.split()[-2] == "1"  # r1 forwards
@@ -398,3 +403,22 @@ def test_papermill_runs_a_guided_notebook_as_a_student(students, tmp_path):
         assert json.loads(a.ok("status", "--json"))["labs"] == []  # the notebook's last cell took it down
     finally:
         a.nslab("down", "--lab", lab)
+
+
+def test_a_kernel_whose_sandbox_cannot_be_made_still_starts_and_says_why(students):
+    """User namespaces blocked (a seccomp filter like Docker's): the kernel 'Python 3 (nslab)' starts anyway,
+    outside any sandbox, and notebook 04 on backend auto says why and runs on the simulation."""
+    a, _b = students
+    need(bool(shutil.which("papermill", path=str(BIN))), "papermill in this environment")
+    a.ok("kernelspec", "install", "--user")
+    out = Path(a.home) / "blocked.ipynb"
+    proc = a.run(sys.executable, "-c", SECCOMP_BLOCK, str(BIN / "papermill"), "-k", "nslab", "-p", "lab", lab_name(),
+                 str(NOTEBOOKS / "en" / "04-activity-figure1.ipynb"), str(out), timeout=600,
+                 XDG_STATE_HOME=f"{a.home}/elsewhere")  # a fresh state dir: no running sandbox to enter
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    nb = nbformat.read(out, 4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                   if o.get("output_type") == "stream")
+    assert "user namespaces are blocked; 'nslab doctor' says how to allow them" in text and "backend: sim" in text
+    result = [json.loads(line.split(" ", 1)[1]) for line in text.splitlines() if line.startswith("NSLAB_RESULT ")]
+    assert result and result[-1]["reachable"]
