@@ -179,6 +179,14 @@ def ensure(state_dir: Path | None = None) -> Holder:
     if holder:
         return holder
     try:
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not os.access(state, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    except OSError as exc:
+        raise SandboxError(exc.errno or errno.EACCES, _("cannot write nslab's state folder {folder} ({error}); set "
+                                                        "NSLAB_STATE_DIR to a folder of yours").format(
+            folder=state, error=exc.strerror)) from None
+    try:
         proc = subprocess.run([*launcher(), "--state-dir", str(state), "start"], stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
