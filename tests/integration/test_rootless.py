@@ -422,3 +422,40 @@ def test_a_kernel_whose_sandbox_cannot_be_made_still_starts_and_says_why(student
     assert "user namespaces are blocked; 'nslab doctor' says how to allow them" in text and "backend: sim" in text
     result = [json.loads(line.split(" ", 1)[1]) for line in text.splitlines() if line.startswith("NSLAB_RESULT ")]
     assert result and result[-1]["reachable"]
+
+
+def test_two_first_commands_at_once_share_one_new_sandbox(students):
+    a, _b = students
+    a.ok("sandbox", "stop", "--force")
+    lab1, lab2 = lab_name(), lab_name()
+    procs = [subprocess.Popen(a.argv(NSLAB, "up", "figure1", "--lab", lab), env=a.env(), cwd=a.home,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for lab in (lab1, lab2)]
+    try:
+        for p in procs:
+            _out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+        holders = [pid for pid in a.pids() if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"nslab-sandbox\0")]
+        assert holders == [a.holder()["pid"]]  # one sandbox, not two
+        listed = a.ok("shell", "-c", "ip netns list").split()
+        assert {f"{lab1}-h1", f"{lab2}-h1"} <= set(listed)
+    finally:
+        for lab in (lab1, lab2):
+            a.nslab("down", "--lab", lab)
+
+
+def test_a_killed_sandbox_is_replaced_and_its_labs_can_be_rebuilt(students):
+    a, _b = students
+    lab = lab_name()
+    a.ok("up", "figure1", "--lab", lab)
+    dead = a.holder()["pid"]
+    os.kill(dead, signal.SIGKILL)  # the test's own user's process (a reboot, an OOM kill...)
+    for _ in range(50):
+        if not os.path.exists(f"/proc/{dead}/ns/user"):
+            break
+        time.sleep(0.05)
+    status = json.loads(a.ok("status", "--json"))["labs"][0]  # a new sandbox: the lab's namespaces went with the old
+    assert status["lab"] == lab and status["up"] == 0 and {n["state"] for n in status["nodes"].values()} == {"missing"}
+    assert a.holder()["pid"] != dead
+    a.ok("up", "figure1", "--lab", lab)  # converges again
+    assert json.loads(a.ok("ping", "--lab", lab, "--json"))["reachable"]
+    assert "7 changed" in a.ok("down", "--lab", lab)
