@@ -25,8 +25,9 @@ except ImportError:  # pragma: no cover - until then, English
         return message
 
 WHY_ROOTLESS = N_("You are not root, so nslab builds your lab on plain network namespaces inside your own sandbox "
-                   "(a user namespace that only you can enter; 'ip netns list' there shows only your labs). LXD is not "
-                   "used: access to it is equivalent to root. For containers, each student needs a machine of their own.")
+                   "(a user namespace that only you can enter; 'ip netns list' there shows only your labs). LXD is "
+                   "not used: access to it is equivalent to root. For containers, each student needs a machine of "
+                   "their own.")
 WHY_NO_SANDBOX = N_("This machine does not let you create a sandbox (user namespaces are blocked; 'nslab doctor' says "
                     "how to allow them), so nslab simulates the network.")
 WHY_OUTSIDE = N_("This kernel runs outside your sandbox, so nslab simulates the network; choose the kernel "

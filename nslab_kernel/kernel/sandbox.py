@@ -329,7 +329,7 @@ def start(state_dir: Path) -> Holder:
         line = fh.readline().strip()
     if line != "ok":
         os.waitpid(pid, 0)
-        code, _, message = line.partition(" ")
+        code, _sep, message = line.partition(" ")
         raise SandboxError(int(code) if code.isdigit() else errno.EPERM, explain_failure(int(code or 0), message))
     holder = Holder(pid, _start_time(pid), os.stat(f"/proc/{pid}/ns/user").st_ino,
                     os.stat(f"/proc/{pid}/ns/mnt").st_ino, host_uid(), str(state))
@@ -470,7 +470,7 @@ def enter(holder: Holder) -> None:
     try:
         # The files opened are those of the holder checked (not of a process that took its PID since).
         if os.fstat(user_fd).st_ino != holder.userns or os.fstat(mnt_fd).st_ino != holder.mntns:
-            raise SandboxError(errno.ESRCH, "your nslab sandbox stopped while entering it; run the command again")
+            raise SandboxError(errno.ESRCH, _("your nslab sandbox stopped while entering it; run the command again"))
         _setns(user_fd, CLONE_NEWUSER, "user namespace")
         _setns(mnt_fd, CLONE_NEWNS, "mount namespace")
     finally:
@@ -518,18 +518,18 @@ def stop(state_dir: Path, force: bool = False) -> tuple[bool, str]:
     holder = find(Path(state_dir))
     if holder is None:
         (Path(state_dir) / PIDFILE).unlink(missing_ok=True)
-        return False, "no sandbox is running (already so)"
+        return False, _("no sandbox is running (already so)")
     users = members(holder)
     if users and not force:
-        return False, (f"sandbox kept: {len(users)} process{'es' if len(users) > 1 else ''} still use{'s' if len(users) == 1 else ''} it "
-                       f"(PID {', '.join(map(str, users[:5]))}: a notebook kernel or a shell); stop them first")
+        return False, _("sandbox kept: {count} other process(es) still use it (PID {pids}: a notebook kernel or a "
+                        "shell); stop them first").format(count=len(users), pids=", ".join(map(str, users[:5])))
     os.kill(holder.pid, signal.SIGTERM)
-    for _ in range(100):
+    for _attempt in range(100):
         if find(Path(state_dir)) is None:
             break
         time.sleep(0.01)
     (Path(state_dir) / PIDFILE).unlink(missing_ok=True)
-    return True, f"sandbox stopped (holder PID {holder.pid})"
+    return True, _("sandbox stopped (holder PID {pid})").format(pid=holder.pid)
 
 
 def command(argv: Sequence[str], state_dir: Path | None = None) -> list[str]:
