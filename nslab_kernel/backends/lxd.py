@@ -19,11 +19,13 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
+from ..core.i18n import N_, _
 from ..core.errors import BackendError, InputError, NameClash, PrivilegeError
 from ..core import records
 from ..core.records import Record
 from ..core.steps import Step
 from ..kernel import nsfs
+from ..kernel.pty import ShellCommand, container_shell
 from ..model.topology import Topology
 from .base import Backend, ExecResult, NodeHandle
 from .images import DEFAULT_IMAGE, ensure_image
@@ -37,7 +39,7 @@ REMOTES = {
     "ubuntu": ("https://cloud-images.ubuntu.com/releases", "simplestreams"),
     "ubuntu-daily": ("https://cloud-images.ubuntu.com/daily", "simplestreams"),
 }
-START_HINT = "start it with: sudo ./scripts/lxd-start.sh (or systemctl start lxd / snap start lxd)"
+START_HINT = N_("start it with: sudo ./scripts/lxd-start.sh (or systemctl start lxd / snap start lxd)")
 PROC_LINK = re.compile(r"^/proc/(\d+)/ns/net$")
 PAYLOAD = re.compile(r"/lxc\.payload\.([^/\s]+)$", re.M)
 
@@ -131,20 +133,23 @@ def connect() -> Any:
         if not (shutil.which("lxd") or os.path.exists("/snap/bin/lxd")):
             raise BackendError("LXD is not installed: install it (sudo apt-get install lxd, or sudo snap install lxd), "
                                "then run sudo ./scripts/lxd-start.sh; or use --backend netns")
-        raise BackendError(f"LXD is installed but not running (no socket at {path or SOCKETS[0]}); {START_HINT}")
+        raise BackendError(_("LXD is installed but not running (no socket at {path}); {hint}").format(
+            path=path or SOCKETS[0], hint=_(START_HINT)))
     if not os.access(path, os.R_OK | os.W_OK):
-        raise PrivilegeError(f"cannot talk to LXD: {path} is not accessible to this user (access to LXD is "
-                             "root-equivalent); run as root (sudo), or use --backend netns: a normal user's labs "
-                             "live in their own sandbox")
+        raise PrivilegeError(_("cannot talk to LXD: {path} is not accessible to this user (access to LXD is "
+                               "root-equivalent); run as root (sudo), or use --backend netns: a normal user's labs "
+                               "live in their own sandbox").format(path=path))
     try:
         client = pylxd.Client(endpoint=path, timeout=60)
         client.host_info  # noqa: B018 - forces a round trip
     except ClientConnectionFailed:
-        raise BackendError(f"LXD is not answering on {path}; {START_HINT}") from None
+        raise BackendError(_("LXD is not answering on {path}; {hint}").format(path=path, hint=_(START_HINT))) from None
     except (ConnectionError, OSError) as exc:
-        raise BackendError(f"LXD is not answering on {path} ({exc}); {START_HINT}") from None
+        raise BackendError(_("LXD is not answering on {path} ({why}); {hint}").format(
+            path=path, why=exc, hint=_(START_HINT))) from None
     except Exception as exc:  # pylxd wraps requests' errors in several ways
-        raise BackendError(f"LXD is not answering on {path} ({type(exc).__name__}); {START_HINT}") from None
+        raise BackendError(_("LXD is not answering on {path} ({why}); {hint}").format(
+            path=path, why=type(exc).__name__, hint=_(START_HINT))) from None
     return client
 
 
@@ -242,13 +247,15 @@ class LxdBackend(Backend):
             cname = topo.container_name(node)
             inst = existing.get(cname)
             if inst is not None and not self._ours(inst, record):
-                raise NameClash(f"an LXD container named '{cname}' already exists and is not part of lab "
-                                f"'{topo.name}'; nslab will not touch it: choose another lab name (--lab) or "
-                                f"remove it yourself if it is yours (lxc delete --force {cname})")
+                raise NameClash(_("an LXD container named '{container}' already exists and is not part of lab "
+                                  "'{lab}'; nslab will not touch it: choose another lab name (--lab) or remove it "
+                                  "yourself if it is yours (lxc delete --force {container})").format(
+                    container=cname, lab=topo.name))
             path = nsfs.netns_path(topo.netns_name(node))
             if os.path.lexists(path) and not _recorded_link(record, topo.netns_name(node)):
-                raise NameClash(f"{path} already exists and nslab did not create it; choose another lab name "
-                                f"(--lab) or remove it if it is yours (ip netns del {topo.netns_name(node)})")
+                raise NameClash(_("{path} already exists and nslab did not create it; choose another lab name "
+                                  "(--lab) or remove it if it is yours (ip netns del {netns})").format(
+                    path=path, netns=topo.netns_name(node)))
             plan.append((node, cname, inst))
         image = self.image
         if any(inst is None for _n, _c, inst in plan):
@@ -401,17 +408,26 @@ class LxdBackend(Backend):
         return steps
 
     # --- running commands ------------------------------------------------------------------------
-    def exec(self, topo: Topology, node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
-        """Run ``argv`` inside the container (its mount, uts, ipc, pid and network namespaces).
+    def shell_command(self, topo: Topology, node: str) -> ShellCommand:
+        """The container's own /bin/sh, in all its namespaces (as ``lxc exec NAME -- sh``)."""
+        return container_shell(node, topo.container_name(node), self._init_pid(topo, node))
 
-        ``nsenter`` costs about 3 ms, where LXD's exec API polls for ~120 ms.
-        """
+    def _init_pid(self, topo: Topology, node: str) -> int:
+        """The container's init PID, from the netns symlink nslab made (never a stale one)."""
         path = nsfs.netns_path(topo.netns_name(node))
         try:
             pid = int(PROC_LINK.match(os.readlink(path)).group(1))  # type: ignore[union-attr]
             os.stat(f"/proc/{pid}/ns/net")
         except (OSError, AttributeError):
             raise BackendError(f"node '{node}' is not up or its netns name is stale; run up again") from None
+        return pid
+
+    def exec(self, topo: Topology, node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
+        """Run ``argv`` inside the container (its mount, uts, ipc, pid and network namespaces).
+
+        ``nsenter`` costs about 3 ms, where LXD's exec API polls for ~120 ms.
+        """
+        pid = self._init_pid(topo, node)
         try:
             proc = subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--", *argv],
                                   capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import userdirs
+from .i18n import _
 from .errors import LabBusy, LabNotFound, PrivilegeError, RecordError
 
 DEFAULT_STATE_DIR = "/var/lib/nslab"
@@ -104,8 +105,8 @@ def _ensure_dir() -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except PermissionError:
-        raise PrivilegeError(f"cannot write nslab's records in {folder}: set NSLAB_STATE_DIR to a folder of "
-                             "yours, or run as root (sudo)") from None
+        raise PrivilegeError(_("cannot write nslab's records in {folder}: set NSLAB_STATE_DIR to a folder of "
+                               "yours, or run as root (sudo)").format(folder=folder)) from None
     return folder
 
 
@@ -131,8 +132,8 @@ def create(lab: str, backend: str, topology: dict[str, Any], backend_options: di
 def read(lab: str) -> Record:
     path = record_path(lab)
     if not path.exists():
-        raise LabNotFound(f"no lab named '{lab}' is up (no record in {labs_dir()}); "
-                          f"see 'nslab status' for the labs that are")
+        raise LabNotFound(_("no lab named '{lab}' is up (no record in {folder}); see 'nslab status' for the labs "
+                            "that are").format(lab=lab, folder=labs_dir()))
     return read_path(path)
 
 

@@ -9,19 +9,14 @@ import atexit
 import weakref
 from typing import Any
 
-from ..backends.auto import WHY_ROOTLESS, WHY_NO_SANDBOX, WHY_OUTSIDE, choose
+from ..backends.auto import WHY_NO_SANDBOX, WHY_OUTSIDE, WHY_ROOTLESS, choose
+from ..core.i18n import N_, _
 from .lab import Lab
 
-try:  # the catalogue (core/i18n.py) arrives with the checker's branch
-    from ..core.i18n import _
-except ImportError:  # pragma: no cover - until then, English
-    def _(message: str, lang: str | None = None) -> str:
-        return message
-
 _open: "weakref.WeakSet[Lab]" = weakref.WeakSet()
-SIMULATED_NOTE = ("⚠ Red simulada / simulated network: this machine cannot create network namespaces, so nslab "
-                  "simulates them in Python. Steps, checks, pings and explanations behave as the kernel would; "
-                  "raw commands (!ip ...) cannot run here.")
+SIMULATED_NOTE = N_("⚠ Simulated network: this machine cannot create network namespaces, so nslab simulates them "
+                    "in Python. Steps, checks, pings and explanations behave as the kernel would; raw commands "
+                    "(!ip ...) cannot run here.")
 
 
 SAID = (WHY_ROOTLESS, WHY_NO_SANDBOX, WHY_OUTSIDE)  # the choices a notebook explains when it makes them
@@ -53,7 +48,7 @@ def open_lab(topology: str, backend: str = "auto", lab: "str | Lab | None" = Non
     result = Lab.load(topology, backend=chosen, lab=lab, **options)
     result.backend.preflight()
     if chosen == "sim":
-        print(SIMULATED_NOTE)
+        print(_(SIMULATED_NOTE))
     if not keep:
         _open.add(result)
     return result
