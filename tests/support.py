@@ -96,3 +96,16 @@ def topologies(draw):
         spec["routes"] = routes
         nodes[name] = spec
     return {"name": "diff", "nodes": nodes, "links": links}
+
+
+def notebook_build():
+    """notebooks/build.py as a module (the one source of every notebook, and of the tests' probe cells)."""
+    import importlib.util
+    name = "nslab_notebooks_build"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, NOTEBOOKS / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
