@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
+from ..core.i18n import N_, _
 from ..core.errors import BackendError, InputError, NameClash, PrivilegeError
 from ..core import records
 from ..core.records import Record
@@ -37,7 +38,7 @@ REMOTES = {
     "ubuntu": ("https://cloud-images.ubuntu.com/releases", "simplestreams"),
     "ubuntu-daily": ("https://cloud-images.ubuntu.com/daily", "simplestreams"),
 }
-START_HINT = "start it with: sudo ./scripts/lxd-start.sh (or systemctl start lxd / snap start lxd)"
+START_HINT = N_("start it with: sudo ./scripts/lxd-start.sh (or systemctl start lxd / snap start lxd)")
 PROC_LINK = re.compile(r"^/proc/(\d+)/ns/net$")
 PAYLOAD = re.compile(r"/lxc\.payload\.([^/\s]+)$", re.M)
 
@@ -131,19 +132,22 @@ def connect() -> Any:
         if not (shutil.which("lxd") or os.path.exists("/snap/bin/lxd")):
             raise BackendError("LXD is not installed: install it (sudo apt-get install lxd, or sudo snap install lxd), "
                                "then run sudo ./scripts/lxd-start.sh; or use --backend netns")
-        raise BackendError(f"LXD is installed but not running (no socket at {path or SOCKETS[0]}); {START_HINT}")
+        raise BackendError(_("LXD is installed but not running (no socket at {path}); {hint}").format(
+            path=path or SOCKETS[0], hint=_(START_HINT)))
     if not os.access(path, os.R_OK | os.W_OK):
-        raise PrivilegeError(f"cannot talk to LXD: {path} is not accessible to this user; run as root (sudo) "
-                             "or use the Jupyter kernel 'Python 3 (nslab)'")
+        raise PrivilegeError(_("cannot talk to LXD: {path} is not accessible to this user; run as root (sudo) "
+                               "or use the Jupyter kernel 'Python 3 (nslab)'").format(path=path))
     try:
         client = pylxd.Client(endpoint=path, timeout=60)
         client.host_info  # noqa: B018 - forces a round trip
     except ClientConnectionFailed:
-        raise BackendError(f"LXD is not answering on {path}; {START_HINT}") from None
+        raise BackendError(_("LXD is not answering on {path}; {hint}").format(path=path, hint=_(START_HINT))) from None
     except (ConnectionError, OSError) as exc:
-        raise BackendError(f"LXD is not answering on {path} ({exc}); {START_HINT}") from None
+        raise BackendError(_("LXD is not answering on {path} ({why}); {hint}").format(
+            path=path, why=exc, hint=_(START_HINT))) from None
     except Exception as exc:  # pylxd wraps requests' errors in several ways
-        raise BackendError(f"LXD is not answering on {path} ({type(exc).__name__}); {START_HINT}") from None
+        raise BackendError(_("LXD is not answering on {path} ({why}); {hint}").format(
+            path=path, why=type(exc).__name__, hint=_(START_HINT))) from None
     return client
 
 
@@ -241,13 +245,15 @@ class LxdBackend(Backend):
             cname = topo.container_name(node)
             inst = existing.get(cname)
             if inst is not None and not self._ours(inst, record):
-                raise NameClash(f"an LXD container named '{cname}' already exists and is not part of lab "
-                                f"'{topo.name}'; nslab will not touch it: choose another lab name (--lab) or "
-                                f"remove it yourself if it is yours (lxc delete --force {cname})")
+                raise NameClash(_("an LXD container named '{container}' already exists and is not part of lab "
+                                  "'{lab}'; nslab will not touch it: choose another lab name (--lab) or remove it "
+                                  "yourself if it is yours (lxc delete --force {container})").format(
+                    container=cname, lab=topo.name))
             path = nsfs.netns_path(topo.netns_name(node))
             if os.path.lexists(path) and not _recorded_link(record, topo.netns_name(node)):
-                raise NameClash(f"{path} already exists and nslab did not create it; choose another lab name "
-                                f"(--lab) or remove it if it is yours (ip netns del {topo.netns_name(node)})")
+                raise NameClash(_("{path} already exists and nslab did not create it; choose another lab name "
+                                  "(--lab) or remove it if it is yours (ip netns del {netns})").format(
+                    path=path, netns=topo.netns_name(node)))
             plan.append((node, cname, inst))
         image = self.image
         if any(inst is None for _n, _c, inst in plan):

@@ -7,6 +7,7 @@ import os
 import subprocess
 from typing import Sequence
 
+from ..core.i18n import N_, _
 from ..core.errors import BackendError, NameClash, PrivilegeError
 from ..core.records import Record
 from ..core.steps import Step
@@ -14,7 +15,7 @@ from ..kernel import nsfs
 from ..model.topology import Topology
 from .base import Backend, ExecResult, NodeHandle
 
-PRIVILEGE_HINT = ("run it as root (sudo nslab ..., or the Jupyter kernel 'Python 3 (nslab)'), "
+PRIVILEGE_HINT = N_("run it as root (sudo nslab ..., or the Jupyter kernel 'Python 3 (nslab)'), "
                   "or use backend 'sim' where no privileges can be had")
 
 
@@ -26,13 +27,13 @@ def require_netns_privileges() -> None:
     try:
         nsfs.run_in_thread(probe)
     except PermissionError:
-        raise PrivilegeError(f"creating network namespaces needs privileges (CAP_SYS_ADMIN) this process lacks: "
-                             f"{PRIVILEGE_HINT}") from None
+        raise PrivilegeError(_("creating network namespaces needs privileges (CAP_SYS_ADMIN) this process lacks: "
+                               "{hint}").format(hint=_(PRIVILEGE_HINT))) from None
     except OSError as exc:
         raise BackendError(f"this kernel refused to create a network namespace ({exc.strerror}); "
                            "a Linux kernel with network namespaces is needed") from None
     if not os.access(os.path.dirname(nsfs.NETNS_RUN_DIR) or "/", os.W_OK):
-        raise PrivilegeError(f"cannot write {nsfs.NETNS_RUN_DIR}: {PRIVILEGE_HINT}")
+        raise PrivilegeError(_("cannot write {path}: {hint}").format(path=nsfs.NETNS_RUN_DIR, hint=_(PRIVILEGE_HINT)))
 
 
 def recorded_inodes(record: Record | None, name: str) -> set[int]:
@@ -68,9 +69,9 @@ class NetnsBackend(Backend):
             if state == "up":
                 steps.append(Step("netns", node, command, False, name))
             elif state == "foreign":
-                raise NameClash(f"a network namespace named '{name}' already exists and nslab did not create it "
-                                f"for lab '{topo.name}'; choose another lab name (--lab) or, if it is yours to "
-                                f"remove, run: ip netns del {name}")
+                raise NameClash(_("a network namespace named '{name}' already exists and nslab did not create it "
+                                  "for lab '{lab}'; choose another lab name (--lab) or, if it is yours to remove, "
+                                  "run: ip netns del {name}").format(name=name, lab=topo.name))
             else:
                 if os.path.lexists(nsfs.netns_path(name)):
                     raise NameClash(f"{nsfs.netns_path(name)} exists but is not a network namespace; choose another "
@@ -107,7 +108,8 @@ class NetnsBackend(Backend):
         try:
             steps += nsfs.run_in_thread(build, name="nslab:create")
         except PermissionError:
-            raise PrivilegeError(f"creating network namespaces needs privileges this process lacks: {PRIVILEGE_HINT}") from None
+            raise PrivilegeError(_("creating network namespaces needs privileges (CAP_SYS_ADMIN) this process lacks: "
+                                   "{hint}").format(hint=_(PRIVILEGE_HINT))) from None
         return steps
 
     def remove(self, record: Record) -> list[Step]:
@@ -147,7 +149,7 @@ def remove_netns_name(name: str, inodes: set[int]) -> Step:
         nsfs.unbind_name(name)
     except OSError as exc:
         if exc.errno == errno.EPERM:
-            raise PrivilegeError(f"removing {name} needs root: {PRIVILEGE_HINT}") from None
+            raise PrivilegeError(_("removing {name} needs root: {hint}").format(name=name, hint=_(PRIVILEGE_HINT))) from None
         raise
     return Step("delete", name, command, True)
 

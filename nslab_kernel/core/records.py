@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from .i18n import _
 from .errors import LabBusy, LabNotFound, PrivilegeError, RecordError
 
 DEFAULT_STATE_DIR = "/var/lib/nslab"
@@ -101,8 +102,8 @@ def _ensure_dir() -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except PermissionError:
-        raise PrivilegeError(f"cannot write nslab's records in {folder}: run as root (sudo) or use the "
-                             "'Python 3 (nslab)' kernel") from None
+        raise PrivilegeError(_("cannot write nslab's records in {folder}: run as root (sudo) or use the "
+                               "'Python 3 (nslab)' kernel").format(folder=folder)) from None
     return folder
 
 
@@ -128,8 +129,8 @@ def create(lab: str, backend: str, topology: dict[str, Any], backend_options: di
 def read(lab: str) -> Record:
     path = record_path(lab)
     if not path.exists():
-        raise LabNotFound(f"no lab named '{lab}' is up (no record in {labs_dir()}); "
-                          f"see 'nslab status' for the labs that are")
+        raise LabNotFound(_("no lab named '{lab}' is up (no record in {folder}); see 'nslab status' for the labs "
+                            "that are").format(lab=lab, folder=labs_dir()))
     return read_path(path)
 
 

@@ -22,9 +22,11 @@ from .routing import auto_routes
 from .topology import (DEFAULT_CONTAINER_NAMING, DEFAULT_NETNS_NAMING, HOST, KINDS, NAME_RE, ROUTER, Endpoint,
                        IPv4Addr, IPv4If, IPv4Net, Link, Node, Route, Topology)
 
-TOP_KEYS = ("name", "description", "nodes", "links", "routing", "naming")
+TOP_KEYS = ("name", "description", "nodes", "links", "routing", "naming", "check")
 NODE_KEYS = ("kind", "routes", "forwarding", "image", "description")
-LINK_KEYS = ("endpoints", "addresses")
+LINK_KEYS = ("endpoints", "addresses", "choose")
+CHECK_KEYS = ("routes",)
+ROUTES_CHECKS = ("outcome", "exact")
 NAMING_KEYS = ("netns", "container")
 
 IFNAMSIZ = 16  # the kernel's limit, including the terminating NUL
@@ -168,6 +170,20 @@ def from_dict(data: Any, source: str = "<topology>") -> Topology:
         problems.append(f"{source}: routing {routing!r} is not known; use 'auto' (nslab computes static routes) "
                         "or leave it out and list routes on each node")
         routing = "static"
+
+    routes_check = "outcome"
+    check = data.get("check")
+    if check is not None:
+        if not isinstance(check, dict):
+            problems.append(f"{source}: check must be a mapping like {{routes: exact}}")
+        else:
+            problems += _unknown_keys(check, CHECK_KEYS, f"{source}: check")
+            wanted = check.get("routes", "outcome")
+            if wanted not in ROUTES_CHECKS:
+                problems.append(f"{source}: check.routes {wanted!r} is not known; use 'exact' (the routes listed, "
+                                "nothing else) or 'outcome' (the default: any routes that reach every address)")
+            else:
+                routes_check = wanted
 
     naming = data.get("naming") or {}
     netns_naming, container_naming = DEFAULT_NETNS_NAMING, DEFAULT_CONTAINER_NAMING
@@ -361,8 +377,13 @@ def from_dict(data: Any, source: str = "<topology>") -> Topology:
                 if not ok:
                     addresses = [None, None]
                     tainted.update(n for n, _ in ends)
+        choose = spec.get("choose", False)
+        if not isinstance(choose, bool):
+            problems.append(f"{where}: choose {choose!r} must be true (the student chooses the addresses; those "
+                            "given are one solution) or false")
+            choose = False
         links.append(Link(Endpoint(ends[0][0], ends[0][1], addresses[0]),
-                          Endpoint(ends[1][0], ends[1][1], addresses[1])))
+                          Endpoint(ends[1][0], ends[1][1], addresses[1]), choose))
 
     # --- routes against the links ---------------------------------------------------------------
     if routing == "auto":
@@ -404,11 +425,11 @@ def from_dict(data: Any, source: str = "<topology>") -> Topology:
 
     node_objs = tuple(Node(n, s["kind"], s["forwarding"], tuple(s["routes"]), s["image"]) for n, s in nodes.items())
     topo = Topology(name, node_objs, tuple(links), routing, netns_naming, container_naming,
-                    str(data.get("description") or ""), source)
+                    str(data.get("description") or ""), source, routes_check)
     if routing == "auto":
         routes = auto_routes(topo)
         topo = Topology(name, tuple(Node(n.name, n.kind, n.forwarding, tuple(routes[n.name]), n.image) for n in node_objs),
-                        tuple(links), routing, netns_naming, container_naming, topo.description, source)
+                        tuple(links), routing, netns_naming, container_naming, topo.description, source, routes_check)
     return topo
 
 
