@@ -102,9 +102,11 @@ DEMO_PARAMETERS = PARAMETERS + '''break_kind = "route"  # route | forwarding
 '''
 
 SETUP = '''
+import nslab_kernel
 from nslab_kernel.lifecycle import session
 from nslab_widgets import NetnsInspector, PingMatrixView, TopologyView, progress_bar, snapshot_svg
 
+nslab_kernel.set_language("{lang}")
 backend = session.choose_backend(backend)
 print("backend:", backend)
 '''
@@ -155,8 +157,10 @@ NOTEBOOKS[("01-preparacion", "01-preparation")] = [
         """)),
     code(PARAMETERS, ("parameters",)),
     code('''
+        import nslab_kernel
         from nslab_kernel.analysis.doctor import examine
 
+        nslab_kernel.set_language("{lang}")
         doctor = examine(lxd=backend in ("auto", "lxd"))
         doctor
         ''', probe='''
@@ -1346,7 +1350,7 @@ def notebook(cells: list[Cell], lang: str, name: str, *, solutions: bool = False
         if cell.kind == "md":
             nb.cells.append(new_markdown_cell(cell.es if lang == "es" else cell.en))
             continue
-        source = cell.es.replace('lang="{lang}"', f'lang="{lang}"')
+        source = cell.es.replace('"{lang}"', f'"{lang}"')  # the notebook's language: a build parameter
         if cell.solution and solutions:
             source = (f"### BEGIN SOLUTION\n{cell.solution}\n### END SOLUTION" if nbgrader else cell.solution)
         c = new_code_cell(source)
@@ -1415,7 +1419,7 @@ def code_sources() -> list[tuple[str, str]]:
         for (es, _en), cells in group.items():
             for i, cell in enumerate(cells):
                 if cell.kind == "code":
-                    out.append((f"{es}[{i}]", cell.es.replace('lang="{lang}"', 'lang="es"')))
+                    out.append((f"{es}[{i}]", cell.es.replace('"{lang}"', '"es"')))
                     if cell.probe:
                         out.append((f"{es}[{i}] probe", cell.probe))
                     if cell.solution:

@@ -31,6 +31,7 @@ from ..backends.images import DEFAULT_IMAGE, ensure_image
 from ..backends.lxd import connect, init_pids
 from ..backends.registry import get_backend
 from ..core.errors import NslabError
+from ..core.i18n import _, set_language
 from ..kernel import netconf, nsfs
 from ..kernel.netstate import read_lab_state
 from ..kernel.probe import ping_matrix
@@ -38,88 +39,19 @@ from ..kernel.procs import processes, ps_faxu
 from ..model.schema import load as load_topology
 from ..model.topology import Topology
 from . import checker
+from .checker import CheckItem, CheckReport, HintLadder, item
 from .explain import explain as explain_path
 
-try:  # h2's catalogue (gettext, es/en); until it lands, read our .po directly
-    from ..core.i18n import _ as _catalogue  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - depends on the merge order
-    _catalogue = None
-
-DOMAIN_PO = Path(__file__).resolve().parent.parent / "locale" / "es" / "LC_MESSAGES" / "nslab_notebooks.po"
-_FALLBACK: dict[str, str] | None = None
-
-
-def _po(path: Path) -> dict[str, str]:
-    """msgid -> msgstr of a simple .po (one-line or continued strings)."""
-    out: dict[str, str] = {}
-    key = None
-    parts: dict[str, list[str]] = {"msgid": [], "msgstr": []}
-    current = None
-
-    def flush() -> None:
-        if parts["msgid"] and parts["msgstr"]:
-            text = "".join(parts["msgstr"])
-            if text:
-                out["".join(parts["msgid"])] = text
-
-    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
-        line = line.strip()
-        if line.startswith("msgid "):
-            flush()
-            parts = {"msgid": [], "msgstr": []}
-            current = "msgid"
-            line = line[6:]
-        elif line.startswith("msgstr "):
-            current = "msgstr"
-            line = line[7:]
-        elif not line.startswith('"'):
-            current = None if not line else current
-            continue
-        if current and line.startswith('"'):
-            parts[current].append(_unquote(line))
-    flush()
-    return out
-
-
-def _unquote(s: str) -> str:
-    import ast
-    return ast.literal_eval(s)
 
 
 def tr(msgid: str, lang: str) -> str:
-    """``msgid`` (English) in ``lang``."""
-    global _FALLBACK
-    if lang == "en":
-        return msgid
-    if _catalogue is not None:
-        try:
-            text = _catalogue(msgid, lang=lang)
-            if text != msgid:
-                return text
-        except Exception:  # noqa: BLE001 - fall back to our own file
-            pass
-    if _FALLBACK is None:
-        _FALLBACK = _po(DOMAIN_PO) if DOMAIN_PO.exists() else {}
-    return _FALLBACK.get(msgid, msgid)
+    """``msgid`` (English) in ``lang``, from the catalogue (domain nslab_notebooks for these messages)."""
+    return _(msgid, lang)
 
 
 # --- one checked item --------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Item:
-    """One thing the step asks for: whether it is so, what is right, what is missing, hints 1..3."""
-
-    section: str
-    target: str
-    ok: bool
-    right: str = ""
-    missing: str = ""
-    hints: tuple[str, str, str] = ("", "", "")
-    graded: bool = True
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.section, self.target)
+Item = CheckItem  # the checker's per-item machinery: right, missing, hints (idea, shape, exact)
 
 
 @dataclass
@@ -140,8 +72,7 @@ class StepResult:
         return not self.error and all(i.ok for i in self.items)
 
     def counts(self) -> tuple[int, int]:
-        graded = [i for i in self.items if i.graded]
-        return sum(i.ok for i in graded), len(graded)
+        return sum(i.ok for i in self.items), len(self.items)
 
     def _t(self, msgid: str) -> str:
         return tr(msgid, self.lang)
@@ -153,11 +84,13 @@ class StepResult:
             if i.ok:
                 out.append((True, i.target, i.right, ""))
             else:
-                level = self.levels.get(i.key, 1)
-                hint = i.hints[min(level, 3) - 1] or next((h for h in i.hints if h), "")
+                level = max(1, min(3, self.levels.get(i.key, 1)))
+                while level > 1 and not i.hints[level - 1]:
+                    level -= 1  # the nearest level below that has a hint
+                hint = i.hints[level - 1]
                 label = {1: self._t("Hint"), 2: self._t("Hint (the shape of the command)"),
-                         3: self._t("Hint (the exact command)")}[min(level, 3)]
-                out.append((False, i.target, (i.right + " " if i.right else "") + i.missing,
+                         3: self._t("Hint (the exact command)")}[level]
+                out.append((False, i.target, i.missing + (f" — {i.right}" if i.right else ""),
                             f"{label}: {hint}" if hint else ""))
         return out
 
@@ -280,7 +213,7 @@ class Exercise:
         self.backend = _choose(backend)
         self.lxd = self.backend == "lxd"
         self.image = image or DEFAULT_IMAGE
-        self._failures: dict[tuple[str, str], int] = {}
+        self._ladder = HintLadder()  # the checker's: idea, shape of the command, exact command
         self._last: dict[str, StepResult] = {}
         self.steps: dict[str, tuple[str, Callable[[], list[Item]], Callable[[], Solution] | None, str]] = {}
         self._register()
@@ -358,14 +291,10 @@ class Exercise:
             return StepResult(step, step, [], self.lang, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - a student never sees a traceback
             return StepResult(step, title, [], self.lang, error=self._problem(exc))
-        levels = {}
-        for item in items:
-            if item.ok:
-                self._failures.pop(item.key, None)
-            else:
-                self._failures[item.key] = self._failures.get(item.key, 0) + 1
-                levels[item.key] = self._failures[item.key]
-        result = StepResult(step, title, items, self.lang, levels)
+        report = self._ladder.apply(CheckReport(self.topology.name, list(items), self.lang, hint_level=1))
+        result = StepResult(step, title, report.items, self.lang, report.levels)
+        if step == "2.pid" and not self.lxd:
+            result.notes.append(self._t("without LXD there is no container init: nothing to find here"))
         if not result.passed:
             result.solve_hint = self._t("Stuck? `ex.solve(\"{step}\")` does this step for you and shows its "
                                         "commands.").format(step=step)
@@ -553,17 +482,17 @@ class Exercise:
             if self.lxd and launch:
                 c = self.container(node)
                 if pid is not None:
-                    items.append(Item(section, c, True, self._t("the container {c} is running (its init is PID {pid})")
+                    items.append(item(section, c, True, self._t("the container {c} is running (its init is PID {pid})")
                                       .format(c=c, pid=pid)))
                 else:
                     status = self._container_status(c)
                     if status is None:
-                        items.append(Item(section, c, False, missing=self._t("there is no container {c}").format(c=c),
+                        items.append(item(section, c, False, missing=self._t("there is no container {c}").format(c=c),
                                           hints=(self._t("Launch a container with LXD, from the image {image}.")
                                                  .format(image=self.image),
                                                  "lxc launch IMAGE NAME", f"lxc launch {self.image} {c}")))
                     else:
-                        items.append(Item(section, c, False, missing=self._t("{c} exists but is not running ({status})")
+                        items.append(item(section, c, False, missing=self._t("{c} exists but is not running ({status})")
                                           .format(c=c, status=status),
                                           hints=(self._t("Start it."), "lxc start NAME", f"lxc start {c}")))
             if not name and not (not self.lxd and launch):
@@ -571,9 +500,9 @@ class Exercise:
             if not self.lxd:
                 inode = nsfs.name_inode(ns)
                 if inode is not None and inode != host:
-                    items.append(Item(section, ns, True, self._t("the network namespace {ns} exists").format(ns=ns)))
+                    items.append(item(section, ns, True, self._t("the network namespace {ns} exists").format(ns=ns)))
                 else:
-                    items.append(Item(section, ns, False, missing=self._t("there is no network namespace {ns}")
+                    items.append(item(section, ns, False, missing=self._t("there is no network namespace {ns}")
                                       .format(ns=ns),
                                       hints=(self._t("Without LXD a node is a named network namespace."),
                                              "ip netns add NAME", f"ip netns add {ns}")))
@@ -585,10 +514,10 @@ class Exercise:
                      .format(dir=nsfs.NETNS_RUN_DIR, c=self.container(node)),
                      "mkdir -p /var/run/netns; ln -sf /proc/PID/ns/net /var/run/netns/NAME", exact)
             if not os.path.isdir(nsfs.NETNS_RUN_DIR):
-                items.append(Item(section, ns, False, missing=self._t("the folder {dir} does not exist yet")
+                items.append(item(section, ns, False, missing=self._t("the folder {dir} does not exist yet")
                                   .format(dir=nsfs.NETNS_RUN_DIR), hints=hints))
             elif not os.path.lexists(path):
-                items.append(Item(section, ns, False, missing=self._t("there is no name {path} yet").format(path=path),
+                items.append(item(section, ns, False, missing=self._t("there is no name {path} yet").format(path=path),
                                   hints=hints))
             else:
                 try:
@@ -598,17 +527,17 @@ class Exercise:
                 want = _netns_inode(pid) if pid is not None else None
                 where = os.readlink(path) if os.path.islink(path) else self._t("a namespace of its own")
                 if inode is None:
-                    items.append(Item(section, ns, False, missing=self._t("{path} points to {where}, which no longer "
+                    items.append(item(section, ns, False, missing=self._t("{path} points to {where}, which no longer "
                                       "exists (the container restarted?)").format(path=path, where=where), hints=hints))
                 elif want is None:
-                    items.append(Item(section, ns, False, missing=self._t("{path} exists, but its container is not "
+                    items.append(item(section, ns, False, missing=self._t("{path} exists, but its container is not "
                                       "running").format(path=path), hints=hints))
                 elif inode != want:
-                    items.append(Item(section, ns, False, missing=self._t("{path} points to {where}, which is not the "
+                    items.append(item(section, ns, False, missing=self._t("{path} points to {where}, which is not the "
                                       "network namespace of {c}").format(path=path, where=where, c=self.container(node)),
                                       hints=hints))
                 else:
-                    items.append(Item(section, ns, True, self._t("{path} -> {where}: the network namespace of {c}")
+                    items.append(item(section, ns, True, self._t("{path} -> {where}: the network namespace of {c}")
                                       .format(path=path, where=where, c=self.container(node))))
         return items
 
@@ -675,25 +604,24 @@ class Exercise:
         given = shell.user_ns.get("pid") if shell is not None else None
         c = self.container(node)
         if not self.lxd:
-            return [Item("2", "pid", True, self._t("without LXD there is no container init: nothing to find here"),
-                         graded=False)]
+            return []  # nothing to find: check() says why
         pid = self._init_pid(node)
         hints = (self._t("`lxc info {c}` shows the PID of the container's init.").format(c=c),
                  "lxc info NAME   →   pid = ...", f"lxc info {c}\npid = {pid or '...'}")
         if pid is None:
-            return [Item("2", "pid", False, missing=self._t("launch the container first"), hints=hints)]
+            return [item("2", "pid", False, missing=self._t("launch the container first"), hints=hints)]
         try:
             value = int(str(given).strip()) if given is not None else None
         except ValueError:
             value = None
         if value is None:
-            return [Item("2", "pid", False, missing=self._t("write the init's PID into the variable pid (pid = ...)"),
+            return [item("2", "pid", False, missing=self._t("write the init's PID into the variable pid (pid = ...)"),
                          hints=hints)]
         if value != pid:
-            return [Item("2", "pid", False, missing=self._t("{value} is not the PID of the init of {c}")
+            return [item("2", "pid", False, missing=self._t("{value} is not the PID of the init of {c}")
                          .format(value=value, c=c), hints=hints)]
         inode, host = _netns_inode(pid), nsfs.host_netns_inode()
-        return [Item("2", "pid", True, self._t("PID {pid} is the init of {c}: /proc/{pid}/ns/net is net:[{inode}], "
+        return [item("2", "pid", True, self._t("PID {pid} is the init of {c}: /proc/{pid}/ns/net is net:[{inode}], "
                                                "the host's is net:[{host}]").format(pid=pid, c=c, inode=inode, host=host))]
 
     def _solve_pid(self, node: str) -> Solution:
@@ -752,9 +680,9 @@ class Exercise:
         if a.ifname in host and b.ifname in host:
             ha, hb = host[a.ifname], host[b.ifname]
             if ha["kind"] == "veth" and ha["peer_index"] == hb["index"] and ha["netnsid"] is None:
-                return [Item("3", target, True, self._t("{a} and {b} are a veth pair, on the host for now")
+                return [item("3", target, True, self._t("{a} and {b} are a veth pair, on the host for now")
                              .format(a=a.ifname, b=b.ifname))]
-            return [Item("3", target, False, missing=self._t("{a} and {b} are on the host but are not one veth pair")
+            return [item("3", target, False, missing=self._t("{a} and {b} are on the host but are not one veth pair")
                          .format(a=a.ifname, b=b.ifname), hints=(hints[0], hints[1], f"ip link del {a.ifname}\n"
                                                                  f"ip link del {b.ifname}\n{exact}"))]
         where_a, where_b = self._where(a.ifname, state, host), self._where(b.ifname, state, host)
@@ -763,12 +691,12 @@ class Exercise:
         veth_ok = [e for _n, e in ends if e.kind == "veth"]
         if where_a and where_b and len(veth_ok) + sum(host.get(i, {}).get("kind") == "veth"
                                                       for i in (a.ifname, b.ifname)) >= 2:
-            return [Item("3", target, True, self._t("{a} and {b} are a veth pair").format(a=a.ifname, b=b.ifname))]
+            return [item("3", target, True, self._t("{a} and {b} are a veth pair").format(a=a.ifname, b=b.ifname))]
         if not where_a and not where_b:
-            return [Item("3", target, False, missing=self._t("there is no {a} or {b} yet").format(a=a.ifname, b=b.ifname),
+            return [item("3", target, False, missing=self._t("there is no {a} or {b} yet").format(a=a.ifname, b=b.ifname),
                          hints=hints)]
         gone = b.ifname if where_a else a.ifname
-        return [Item("3", target, False, missing=self._t("{gone} does not exist (a veth is made in pairs: create both "
+        return [item("3", target, False, missing=self._t("{gone} does not exist (a veth is made in pairs: create both "
                      "ends in one command)").format(gone=gone), hints=hints)]
 
     def _move_items(self) -> list[Item]:
@@ -784,18 +712,18 @@ class Exercise:
             s = state.nodes.get(end.node)
             iface = s.interface(end.ifname) if s is not None and s.exists else None
             if s is None or not s.exists:
-                items.append(Item("3", target, False, missing=self._t("there is no network namespace {ns} yet")
+                items.append(item("3", target, False, missing=self._t("there is no network namespace {ns} yet")
                                   .format(ns=ns), hints=hints))
             elif iface is not None and iface.kind == "veth" and iface.peer == f"{other.node}:{other.ifname}":
-                items.append(Item("3", target, True, self._t("{i} is in {ns}, paired with {peer}")
+                items.append(item("3", target, True, self._t("{i} is in {ns}, paired with {peer}")
                                   .format(i=end.ifname, ns=ns, peer=f"{self.netns(other.node)}:{other.ifname}")))
             elif iface is not None and iface.kind == "veth" and iface.peer is None and end.ifname not in host:
-                items.append(Item("3", target, True, self._t("{i} is in {ns}").format(i=end.ifname, ns=ns)))
+                items.append(item("3", target, True, self._t("{i} is in {ns}").format(i=end.ifname, ns=ns)))
             elif iface is not None:
-                items.append(Item("3", target, False, missing=self._t("{i} is in {ns} but is not the veth paired with "
+                items.append(item("3", target, False, missing=self._t("{i} is in {ns} but is not the veth paired with "
                                   "{peer}").format(i=end.ifname, ns=ns, peer=other.ifname), hints=hints))
             elif end.ifname in host:
-                items.append(Item("3", target, False, missing=self._t("{i} is still on the host").format(i=end.ifname),
+                items.append(item("3", target, False, missing=self._t("{i} is still on the host").format(i=end.ifname),
                                   hints=hints))
             else:
                 elsewhere = self._where(end.ifname, state, host)
@@ -803,7 +731,7 @@ class Exercise:
                                                                           where=", ".join(self.netns(w) for w in elsewhere))
                         if elsewhere else self._t("there is no {i} yet").format(i=end.ifname))
                 fix = (f"ip -n {self.netns(elsewhere[0])} link set dev {end.ifname} netns {ns}" if elsewhere else exact)
-                items.append(Item("3", target, False, missing=what, hints=(hints[0], hints[1], fix)))
+                items.append(item("3", target, False, missing=what, hints=(hints[0], hints[1], fix)))
         return items
 
     def _ends(self):
@@ -831,31 +759,31 @@ class Exercise:
                      "ip netns exec NETNS ip addr add ADDRESS/PREFIX dev IFACE; ip netns exec NETNS ip link set IFACE up",
                      exact)
             if iface is None:
-                items.append(Item("3", target, False, missing=self._t("{i} is not in {ns} yet (previous step)")
+                items.append(item("3", target, False, missing=self._t("{i} is not in {ns} yet (previous step)")
                                   .format(i=end.ifname, ns=ns), hints=hints))
                 continue
             if not mine:
-                items.append(Item("3", target, False, missing=self._t("{target} has no IPv4 address").format(target=target),
+                items.append(item("3", target, False, missing=self._t("{target} has no IPv4 address").format(target=target),
                                   hints=hints))
                 continue
             shared = [m for m in mine for t in theirs if m.network == t.network and m.ip != t.ip]
             clash = [m for m in mine for t in theirs if m.ip == t.ip]
             have = ", ".join(str(m) for m in mine)
             if clash:
-                items.append(Item("3", target, False, missing=self._t("{target} has {have}: the same address as the "
+                items.append(item("3", target, False, missing=self._t("{target} has {have}: the same address as the "
                                   "other end").format(target=target, have=have), hints=hints))
             elif theirs and not shared:
-                items.append(Item("3", target, False, missing=self._t("{target} has {have}, in another subnet than "
+                items.append(item("3", target, False, missing=self._t("{target} has {have}, in another subnet than "
                                   "the other end ({other})").format(target=target, have=have,
                                                                      other=", ".join(str(t) for t in theirs)),
                                   hints=hints))
             elif not iface.up:
-                items.append(Item("3", target, False, self._t("{target} has {have}").format(target=target, have=have),
-                                  self._t("but it is down"),
+                items.append(item("3", target, False, self._t("{target} has {have}").format(target=target, have=have),
+                                  self._t("{target} is down").format(target=target),
                                   hints=(hints[0], "ip netns exec NETNS ip link set IFACE up",
                                          f"ip netns exec {ns} ip link set {end.ifname} up")))
             else:
-                items.append(Item("3", target, True, self._t("{target} has {have} and is up")
+                items.append(item("3", target, True, self._t("{target} has {have} and is up")
                                   .format(target=target, have=have) if theirs else
                                   self._t("{target} has {have} and is up (the other end still needs one)")
                                   .format(target=target, have=have)))
@@ -945,7 +873,7 @@ class Exercise:
         for src, dst in ((a, b), (b, a)):
             target = f"{self.netns(src.node)} -> {self.netns(dst.node)}"
             if not addr[dst.node] or (src.node == a.node and ia is None) or (src.node == b.node and ib is None):
-                items.append(Item("3", target, False, missing=self._t("nothing to ping yet: {i} has no address")
+                items.append(item("3", target, False, missing=self._t("nothing to ping yet: {i} has no address")
                                   .format(i=f"{self.netns(dst.node)}:{dst.ifname}"),
                                   hints=(hint_idea, "ex.check(\"3.addresses\")", "ex.solve(\"3.addresses\")")))
                 continue
@@ -954,27 +882,15 @@ class Exercise:
             matrix = ping_matrix(self.topology.name, handles, {src.node: [(dst.node, ip)]}, 1.0)
             ok = all(p.ok for p in matrix.probes)
             cmd = f"ip netns exec {self.netns(src.node)} ping -c 1 {ip}"
-            items.append(Item("3", target, ok, self._t("`{cmd}` answers").format(cmd=cmd) if ok else "",
+            items.append(item("3", target, ok, self._t("`{cmd}` answers").format(cmd=cmd) if ok else "",
                               "" if ok else self._t("`{cmd}` gets no answer").format(cmd=cmd),
                               hints=(hint_idea, "ip netns exec NETNS ip addr; ip netns exec NETNS ip link", cmd)))
         return items
 
     # --- section 4: Figure 1 ---------------------------------------------------------------------
     def _checker_items(self, section: str) -> list[Item]:
-        try:
-            report = checker.check(self.topology, [section], backend=self.backend, lang=self.lang)
-        except TypeError:  # before the checker speaks languages and knows backends
-            report = checker.check(self.topology, [section])
-        items = []
-        for i in report.items:
-            hints = getattr(i, "hints", None)
-            if not hints:
-                hints = (getattr(i, "hint", ""), i.command, i.command)
-            missing = getattr(i, "missing", None)
-            if missing is None:
-                missing = getattr(i, "hint", "")
-            items.append(Item("4", i.target, i.ok, getattr(i, "right", ""), "" if i.ok else missing, tuple(hints)))
-        return items
+        """The checker's items of one section, graded by outcome, in this notebook's language and backend."""
+        return checker.check(self.topology, [section], backend=self.backend, lang=self.lang).items
 
     def _solve_figure(self, stage: str) -> Solution:
         order = ["nodes", "links", "addresses", "forwarding", "routes"]
@@ -1158,6 +1074,7 @@ def start(topology: str, backend: str = "auto", lab: str | None = None, image: s
     ``$NSLAB_LAB`` and ``$NSLAB_BACKEND`` then choose the names and the backend for the whole run."""
     if backend == "auto":
         backend = os.environ.get("NSLAB_BACKEND") or "auto"
+    set_language(lang)  # the checker's, explain's and the widgets' messages follow the notebook
     exercise = Exercise(topology, backend, lab, image, lang)
     if os.environ.get("NBGRADER_EXECUTION") == "autograde":
         exercise.teardown()
