@@ -740,9 +740,13 @@ NOTEBOOKS[("05-demo-profesor", "05-instructor-demo")] = [
 
 EX_PARAMETERS = '''
 backend = "auto"  # auto | lxd | netns
-lab = None  # prefix for the names (None: the activity's own names)
-image = None  # LXD image (None: nslab's offline busybox image)
+lab = None  # NAMES
+image = None  # IMAGE
 '''
+EX_PARAMETER_NOTES = {"es": {"NAMES": "prefijo de los nombres (None: los de la actividad)",
+                             "IMAGE": "imagen de LXD (None: la de nslab, busybox sin red)"},
+                      "en": {"NAMES": "prefix for the names (None: the activity's own names)",
+                             "IMAGE": "LXD image (None: nslab's, busybox without network)"}}
 
 HOW = md(
     """
@@ -1351,6 +1355,9 @@ def notebook(cells: list[Cell], lang: str, name: str, *, solutions: bool = False
             nb.cells.append(new_markdown_cell(cell.es if lang == "es" else cell.en))
             continue
         source = cell.es.replace('"{lang}"', f'"{lang}"')  # the notebook's language: a build parameter
+        if source == text(EX_PARAMETERS):
+            for key, note in EX_PARAMETER_NOTES[lang].items():
+                source = source.replace(f"# {key}", f"# {note}")
         if cell.solution and solutions:
             source = (f"### BEGIN SOLUTION\n{cell.solution}\n### END SOLUTION" if nbgrader else cell.solution)
         c = new_code_cell(source)

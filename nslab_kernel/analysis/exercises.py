@@ -265,8 +265,8 @@ class Exercise:
     def _repr_html_(self) -> str:
         mode = (self._t("Backend: LXD. Every node is a container; name its network namespace with a symlink in "
                         "/var/run/netns.") if self.lxd else
-                self._t("Backend: plain network namespaces (LXD is not available here). Where the activity launches "
-                        "a container, create a named network namespace instead: `ip netns add NAME`."))
+                self._t("Backend: plain network namespaces (LXD is not available here, or not chosen). Where the "
+                        "activity launches a container, create a named network namespace instead: `ip netns add NAME`."))
         rows = "".join(f"<tr><td>{html.escape(n)}</td><td><code>{html.escape(self.container(n))}</code></td>"
                        f"<td><code>{html.escape(self.netns(n))}</code></td></tr>" for n in self.nodes)
         head = (f"<tr><th>{html.escape(self._t('node'))}</th><th>{html.escape(self._t('container'))}</th>"
