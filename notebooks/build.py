@@ -19,7 +19,7 @@ inserts before running a notebook.  Edit this file, not the .ipynb files.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from textwrap import dedent
 
@@ -330,13 +330,13 @@ NOTEBOOKS[("02-network-namespaces", "02-network-namespaces")] = [
     code(f'''
         result = lab.exec("{C1}", ["ip", "addr"])
         print(result.stdout)
-        ''', probe=f'''
+        ''', probe='''
         import json
         path = "/var/run/netns/" + ns1
         link = os.readlink(path) if os.path.islink(path) else None
         named = os.stat(path).st_ino == node.inode if os.path.exists(path) else lab.backend.simulated
-        print("NSLAB_RESULT", json.dumps({{"host_netns": host_netns(), "container_netns": node.inode, "named": named,
-                                          "symlink": link, "processes": len(inside)}}))
+        print("NSLAB_RESULT", json.dumps({"host_netns": host_netns(), "container_netns": node.inode, "named": named,
+                                          "symlink": link, "processes": len(inside)}))
         '''),
     TEARDOWN,
 ]

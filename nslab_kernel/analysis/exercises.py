@@ -21,10 +21,12 @@ import html
 import ipaddress
 import os
 import re
+import time
 import traceback
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Callable
+
+from pyroute2 import IPRoute
 
 from ..backends.auto import pick
 from ..backends.images import DEFAULT_IMAGE, ensure_image
@@ -587,7 +589,6 @@ class Exercise:
         return Solution("", commands, self.lang, notes)
 
     def _wait_pid(self, node: str, timeout: float = 10.0) -> int:
-        import time
         end = time.monotonic() + timeout
         while True:
             pid = self._init_pid(node)
@@ -647,7 +648,6 @@ class Exercise:
         a, b = self._pair()
 
         def read() -> dict[str, dict[str, Any]]:
-            from pyroute2 import IPRoute
             out = {}
             with IPRoute() as ipr:
                 for link in ipr.get_links():
@@ -797,7 +797,6 @@ class Exercise:
             return Solution("", [(f"ip link add {a.ifname} type veth peer name {b.ifname}", False)], self.lang)
 
         def make() -> None:
-            from pyroute2 import IPRoute
             with IPRoute() as ipr:
                 ipr.link("add", ifname=a.ifname, kind="veth", peer=b.ifname)
         nsfs.run_in_thread(make, name="nslab:exercise")
@@ -816,7 +815,6 @@ class Exercise:
         moves = [(end, host[end.ifname]["index"]) for end in (a, b) if end.ifname in host]
 
         def move() -> None:
-            from pyroute2 import IPRoute
             with IPRoute() as ipr:
                 for end, index in moves:
                     fd = os.open(nsfs.netns_path(self.netns(end.node)), os.O_RDONLY | os.O_CLOEXEC)
@@ -936,7 +934,6 @@ class Exercise:
             host = self._host_links()
             if host:
                 def delete() -> None:
-                    from pyroute2 import IPRoute
                     with IPRoute() as ipr:
                         for name, info in host.items():
                             if info["kind"] == "veth":
