@@ -19,9 +19,9 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
-from ..core.i18n import N_, _
+from ..core import commands, records
 from ..core.errors import BackendError, InputError, NameClash, PrivilegeError
-from ..core import records
+from ..core.i18n import N_, _
 from ..core.records import Record
 from ..core.steps import Step
 from ..kernel import nsfs
@@ -281,17 +281,17 @@ class LxdBackend(Backend):
                 except Exception as exc:
                     raise BackendError(f"LXD could not create container '{cname}' from image '{image}': "
                                        f"{_lxd_text(exc)}") from None
-                mine.append(Step("container", node, f"lxc init {image} {cname}", True))
+                mine.append(Step("container", node, commands.lxc_init(image, cname), True))
             else:
-                mine.append(Step("container", node, f"lxc init {image} {cname}", False))
+                mine.append(Step("container", node, commands.lxc_init(image, cname), False))
             if inst.status != "Running":
                 try:
                     inst.start(wait=True)
                 except Exception as exc:
                     raise BackendError(f"LXD could not start container '{cname}': {_lxd_text(exc)}") from None
-                mine.append(Step("start", node, f"lxc start {cname}", True))
+                mine.append(Step("start", node, commands.lxc_start(cname), True))
             else:
-                mine.append(Step("start", node, f"lxc start {cname}", False))
+                mine.append(Step("start", node, commands.lxc_start(cname), False))
             mine.append(self._ensure_link(record, topo.netns_name(node), self._pid(inst)))
             if progress:
                 progress(node)
@@ -311,7 +311,7 @@ class LxdBackend(Backend):
         """Name the container's netns the activity's way: /var/run/netns/NAME -> /proc/PID/ns/net."""
         path = nsfs.netns_path(name)
         target = f"/proc/{pid}/ns/net"
-        command = f"ln -sf {target} {path}"
+        command = commands.netns_link(pid, path)
         state = self._link_state(name, pid)
         if state == "up":
             return Step("netns", name, command, False, f"-> {target}")
@@ -370,7 +370,7 @@ class LxdBackend(Backend):
                     time.sleep(0.1)
 
     def _remove_container(self, name: str, instance: str) -> Step:
-        command = f"lxc delete --force {name}"
+        command = commands.lxc_delete(name)
         self._wait_for_operations(name)
         inst = self._instance(name)
         if inst is None:
@@ -444,7 +444,7 @@ def _recorded_link(record: Record | None, name: str) -> bool:
 def remove_symlink(name: str, pids: set[int]) -> Step:
     """Remove a netns name only if it is still the symlink nslab made (to a recorded init PID)."""
     path = nsfs.netns_path(name)
-    command = f"rm {path}"
+    command = commands.remove(path)
     if not os.path.lexists(path):
         return Step("delete", name, command, False, "already gone")
     if not os.path.islink(path):

@@ -7,8 +7,9 @@ import os
 import subprocess
 from typing import Sequence
 
-from ..core.i18n import N_, _
+from ..core import commands
 from ..core.errors import BackendError, NameClash, PrivilegeError
+from ..core.i18n import N_, _
 from ..core.records import Record
 from ..core.steps import Step
 from ..kernel import nsfs
@@ -64,7 +65,7 @@ class NetnsBackend(Backend):
         todo: list[tuple[str, str]] = []
         for node in nodes:
             name = topo.netns_name(node)
-            command = f"ip netns add {name}"
+            command = commands.netns_add(name)
             state = self.node_state(topo, record, node)
             if state == "up":
                 steps.append(Step("netns", node, command, False, name))
@@ -97,7 +98,7 @@ class NetnsBackend(Backend):
                     except FileExistsError:
                         raise NameClash(f"'{name}' appeared in {nsfs.NETNS_RUN_DIR} while nslab was creating it; "
                                         "another program uses that name: choose another lab name (--lab)") from None
-                    made.append(Step("netns", node, f"ip netns add {name}", True, name))
+                    made.append(Step("netns", node, commands.netns_add(name), True, name))
                     if progress:
                         progress(node)
             finally:
@@ -129,7 +130,7 @@ class NetnsBackend(Backend):
 
 def remove_netns_name(name: str, inodes: set[int]) -> Step:
     """Remove a netns name only if it still refers to a namespace nslab recorded."""
-    command = f"ip netns del {name}"
+    command = commands.netns_del(name)
     path = nsfs.netns_path(name)
     current = nsfs.name_inode(name)
     if current is None:

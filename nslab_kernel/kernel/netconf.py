@@ -20,6 +20,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from . import nlbatch, nsfs
+from ..core import commands
 from ..core.errors import BackendError, NameClash
 from ..core.steps import Step
 from ..model.topology import IPv4If, Route
@@ -130,7 +131,7 @@ def veths(ns: Netns, wanted: list[tuple[str, str, str, str]]) -> list[Step]:
     fds: list[int] = []
     try:
         for ifname, peer_ns, peer_path, peer_ifname in wanted:
-            command = f"ip link add {ifname} netns {ns.name} type veth peer name {peer_ifname} netns {peer_ns}"
+            command = commands.veth(ifname, ns.name, peer_ifname, peer_ns)
             target = f"{ns.name}:{ifname} - {peer_ns}:{peer_ifname}"
             fd = os.open(peer_path, os.O_RDONLY | os.O_CLOEXEC)
             fds.append(fd)
@@ -141,14 +142,14 @@ def veths(ns: Netns, wanted: list[tuple[str, str, str, str]]) -> list[Step]:
                     steps.append(Step("link", target, command, False))
                     continue
                 raise NameClash(f"{ns.name} already has an interface '{ifname}' that is not the veth to "
-                                f"{peer_ns}:{peer_ifname}; delete it (ip -n {ns.name} link del {ifname}) and run up again")
+                                f"{peer_ns}:{peer_ifname}; delete it ({commands.link_del(ns.name, ifname)}) and run up again")
             steps.append(Step("link", target, command, True))
             batch.add_veth(ifname, peer_ifname, fd, tag=(len(steps) - 1, peer_ns, peer_ifname))
         for (i, peer_ns, peer_ifname), code in batch.send(ns.nl):
             if code == errno.EEXIST:
                 raise NameClash(f"{peer_ns} already has an interface '{peer_ifname}' that is not the veth to "
-                                f"{steps[i].target.split(' - ')[0]}; delete it (ip -n {peer_ns} link del "
-                                f"{peer_ifname}) and run up again")
+                                f"{steps[i].target.split(' - ')[0]}; delete it "
+                                f"({commands.link_del(peer_ns, peer_ifname)}) and run up again")
             if code:
                 raise BackendError(f"creating veth {steps[i].target} failed: {os.strerror(code)} (errno {code})")
     finally:
@@ -186,7 +187,7 @@ def converge(ns: Netns, lo: bool = False, ends: list[tuple[str, IPv4If | None]] 
     pending: dict[int, Step] = {}
     if lo:
         idx, up = links["lo"]
-        step = Step("up", f"{ns.name}:lo", f"ip -n {ns.name} link set lo up", not up)
+        step = Step("up", f"{ns.name}:lo", commands.link_up(ns.name, "lo"), not up)
         plan(step, None if up else (lambda i, idx=idx: batch.link_up(idx, tag=i)))
     for ifname, iface in ends:
         if ifname not in links:
@@ -194,20 +195,18 @@ def converge(ns: Netns, lo: bool = False, ends: list[tuple[str, IPv4If | None]] 
         idx, up = links[ifname]
         if iface is not None:
             have = (idx, str(iface.ip), iface.network.prefixlen) in addrs
-            step = Step("address", f"{ns.name}:{ifname}", f"ip -n {ns.name} addr add {iface} dev {ifname}",
+            step = Step("address", f"{ns.name}:{ifname}", commands.addr_add(ns.name, iface, ifname),
                         not have, str(iface))
             plan(step, None if have else (lambda i, idx=idx, iface=iface: batch.add_address(
                 idx, str(iface.ip), iface.network.prefixlen, tag=i)))
-        step = Step("up", f"{ns.name}:{ifname}", f"ip -n {ns.name} link set {ifname} up", not up)
+        step = Step("up", f"{ns.name}:{ifname}", commands.link_up(ns.name, ifname), not up)
         plan(step, None if up else (lambda i, idx=idx: batch.link_up(idx, tag=i)))
     if forwarding_flag is not None:
         steps.append(forwarding(ns, forwarding_flag))
     if wanted_routes:
         current = {(r.dst, r.dst_len): r for r in nl.routes()}
         for route in wanted_routes:
-            dst = "default" if route.is_default else str(route.dst)
-            dev = f" dev {route.dev}" if route.dev else ""
-            command = f"ip -n {ns.name} route add {dst} via {route.via}{dev}"
+            command = commands.route(ns.name, route)
             target = f"{ns.name}: {route}"
             oif = None
             if route.dev:
@@ -242,7 +241,7 @@ def read_forwarding() -> bool:
 def forwarding(ns: Netns, enabled: bool) -> Step:
     """Set ``net.ipv4.ip_forward`` of this namespace (the calling thread's, never the host's)."""
     value = "1" if enabled else "0"
-    command = f"ip netns exec {ns.name} sysctl -w net.ipv4.ip_forward={value}"
+    command = commands.forwarding(ns.name, enabled)
     if read_forwarding() == enabled:
         return Step("forwarding", ns.name, command, False)
     with open(FORWARD_SYSCTL, "w") as fh:
@@ -251,19 +250,18 @@ def forwarding(ns: Netns, enabled: bool) -> Step:
 
 
 def delete_route(ns: Netns, route: Route) -> Step:
-    dst = "default" if route.is_default else str(route.dst)
-    command = f"ip -n {ns.name} route del {dst}"
+    command = commands.route_del(ns.name, route)
     try:
         ns.ipr.route("del", dst=str(route.dst), table=RT_TABLE_MAIN)
     except NetlinkError as exc:
         if exc.code == errno.ESRCH:
             return Step("delete", f"{ns.name}: {route}", command, False, "already gone")
-        raise BackendError(f"{ns.name}: deleting route to {dst} failed: {exc.args[-1]}") from None
+        raise BackendError(f"{ns.name}: deleting route to {route.destination} failed: {exc.args[-1]}") from None
     return Step("delete", f"{ns.name}: {route}", command, True)
 
 
 def delete_link(ns: Netns, ifname: str) -> Step:
-    command = f"ip -n {ns.name} link del {ifname}"
+    command = commands.link_del(ns.name, ifname)
     idx = ns.index(ifname)
     if idx is None:
         return Step("delete", f"{ns.name}:{ifname}", command, False, "already gone")

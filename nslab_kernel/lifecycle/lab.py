@@ -30,7 +30,7 @@ from ..core.results import PingMatrix
 from ..core.state import LabState
 from ..core.steps import Report
 from ..model import schema
-from ..model.routing import Forwarder
+from ..model.routing import Forwarder, ping_targets
 from ..model.topology import Endpoint, Link, Topology
 from . import terminals
 
@@ -241,7 +241,7 @@ class Lab:
     def delete_route(self, node: str, destination: str) -> Report:
         """Delete a node's route to ``destination`` (a prefix or 'default'): for demos that break things."""
         route = next((r for r in self.topology.node(node).routes
-                      if str(r.dst) == destination or (destination == "default" and r.is_default)), None)
+                      if destination in (str(r.dst), r.destination)), None)
         if route is None:
             raise InputError(_("{node} has no route to {destination} in the topology; its routes: {routes}").format(
                 node=node, destination=destination,
@@ -304,9 +304,7 @@ class Lab:
     # --- looking at it ---------------------------------------------------------------------------
     def targets(self) -> dict[str, list[tuple[str, str]]]:
         """For each node, (node, address) of every address of every other node."""
-        topo = self.topology
-        everyone = [(n, str(addr.ip)) for n in topo.node_names for addr in topo.addresses_of(n)]
-        return {src: [t for t in everyone if t[0] != src] for src in topo.node_names}
+        return ping_targets(self.topology)
 
     def expected(self) -> dict[tuple[str, str], bool]:
         """What the topology says each probe should do (its target state); computed once per lab."""
