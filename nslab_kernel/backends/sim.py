@@ -14,9 +14,10 @@ from ..core import commands
 from ..core.errors import BackendError, NameClash
 from ..core.records import Record, labs_dir
 from ..core.results import PingMatrix, Probe
+from ..core.state import NodeHandle, NodeStatus
 from ..core.steps import Step
 from ..model.topology import Topology
-from .base import Backend, ExecResult, NodeHandle, NodeWork
+from .base import Backend, ExecResult, NodeWork
 from .simnet import SimError, SimNetwork
 
 NOTE = "simulated"
@@ -41,8 +42,8 @@ class SimBackend(Backend):
         name = topo.netns_name(node)
         return NodeHandle(node, name, f"sim:{name}")
 
-    def node_state(self, topo: Topology, record: Record | None, node: str) -> str:
-        return "up" if node in self._net(topo).nodes and record is not None else "missing"
+    def node_state(self, topo: Topology, record: Record | None, node: str) -> NodeStatus:
+        return NodeStatus.UP if node in self._net(topo).nodes and record is not None else NodeStatus.MISSING
 
     def create_nodes(self, topo: Topology, record: Record, nodes: Sequence[str], progress=None) -> list[Step]:
         net = self._net(topo)

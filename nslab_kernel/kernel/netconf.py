@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import errno
 import os
-import queue
-import threading
 from dataclasses import dataclass
 from typing import Callable, Mapping, TypeVar
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from . import nlbatch, nsfs
 from ..core import commands
 from ..core.errors import BackendError, NameClash
+from ..core.state import NodeHandle
 from ..core.steps import Step
 from ..model.topology import IPv4If, Route
+from . import fanout, nlbatch
 
 K = TypeVar("K")
 T = TypeVar("T")
@@ -56,69 +55,29 @@ class Netns:
         return found[0] if found else None
 
 
-WORKERS = 4  # a few threads: 50 threads fighting for the GIL around each syscall are slower
+def for_each_netns(handles: Mapping[K, NodeHandle], fn: Callable[[Netns, K], T],
+                   workers: int = fanout.WORKERS) -> dict[K, T]:
+    """Run ``fn(netns, key)`` for every key, inside that key's namespace, with a netlink socket open there.
 
-
-def for_each_netns(paths: Mapping[K, tuple[str, str]], fn: Callable[[Netns, K], T],
-                   workers: int = WORKERS) -> dict[K, T]:
-    """Run ``fn(netns, key)`` for every key, inside that key's namespace.
-
-    ``paths`` maps a key to ``(netns name, path of the netns file)``.  A few
-    dedicated threads take keys from a queue, enter each key's namespace with
-    ``setns`` and work there; they exit when the queue is empty, so no thread
-    that has entered a lab namespace is ever reused for anything else, and the
-    caller's thread (a Jupyter kernel's) never changes namespace.  Errors are
-    raised after every thread has finished (the first one wins).
+    The threads are :mod:`fanout`'s: a few dedicated ones that exit afterwards, so no
+    thread that has entered a lab namespace is ever reused for anything else, and the
+    caller's thread (a Jupyter kernel's) never changes namespace.
     """
-    host = nsfs.host_netns_inode()
-    results: dict[K, T] = {}
-    errors: list[BaseException] = []
-    todo: queue.SimpleQueue = queue.SimpleQueue()
-    for item in paths.items():
-        todo.put(item)
-
-    def one(key: K, name: str, path: str) -> None:
-        try:
-            nsfs.enter(path, host)
-        except PermissionError:
-            raise BackendError(f"refusing to configure '{name}': it is the host's own namespace") from None
-        except OSError as exc:
-            raise BackendError(f"network namespace '{name}' is gone ({path}: {exc.strerror}); "
-                               "run 'nslab up' again to recreate it") from None
+    def configure(key: K, handle: NodeHandle) -> T:
         with nlbatch.Netlink() as nl:
-            ns = Netns(name, nl)
+            ns = Netns(handle.netns, nl)
             try:
-                results[key] = fn(ns, key)
+                return fn(ns, key)
             finally:
                 ns.close()
 
-    def work() -> None:
-        while not errors:
-            try:
-                key, (name, path) = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                one(key, name, path)
-            except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
-                errors.append(exc)
-
-    threads = [threading.Thread(target=work, name="nslab-netns", daemon=True)
-               for _ in range(max(1, min(workers, len(paths))))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        while thread.is_alive():
-            thread.join(0.2)  # short slices: Ctrl-C still reaches the main thread
-    if errors:
-        raise errors[0]
-    return {key: results[key] for key in paths if key in results}  # in the caller's order
+    return fanout.in_each_netns(handles, configure, workers)
 
 
 # --- individual operations ---------------------------------------------------------------------
 
-def veths(ns: Netns, wanted: list[tuple[str, str, str, str]]) -> list[Step]:
-    """Ensure veth pairs whose local ends live here: (ifname, peer netns, peer path, peer ifname).
+def veths(ns: Netns, wanted: list[tuple[str, NodeHandle, str]]) -> list[Step]:
+    """Ensure veth pairs whose local ends live here: (ifname, the peer's node handle, peer ifname).
 
     Both ends are created directly in their namespaces (the peer through its
     netns fd), so nothing is ever stranded in the host.  Missing pairs are
@@ -130,10 +89,11 @@ def veths(ns: Netns, wanted: list[tuple[str, str, str, str]]) -> list[Step]:
     batch = nlbatch.Batch()
     fds: list[int] = []
     try:
-        for ifname, peer_ns, peer_path, peer_ifname in wanted:
+        for ifname, peer, peer_ifname in wanted:
+            peer_ns = peer.netns
             command = commands.veth(ifname, ns.name, peer_ifname, peer_ns)
             target = f"{ns.name}:{ifname} - {peer_ns}:{peer_ifname}"
-            fd = os.open(peer_path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(peer.path, os.O_RDONLY | os.O_CLOEXEC)
             fds.append(fd)
             have = present.get(ifname)
             if have is not None:
