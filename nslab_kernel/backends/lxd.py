@@ -360,9 +360,15 @@ class LxdBackend(Backend):
         user's, another test's) is not an orphan, and one without the tag is left alone.
         """
         ledger = records.ledger_id()
-        return [i for i in self.client.instances.all()
-                if i.config.get(TAG_INSTANCE) and i.config.get(TAG_INSTANCE) not in known_instances
-                and i.config.get(TAG_LEDGER) == ledger]
+        out = []
+        for inst in self.client.instances.all():
+            try:
+                config = inst.config
+            except Exception:  # noqa: BLE001 - deleted while listed (the daemon is shared): not ours to judge
+                continue
+            if config.get(TAG_LEDGER) == ledger and config.get(TAG_INSTANCE) not in (None, *known_instances):
+                out.append(inst)
+        return out
 
     def remove_orphan(self, inst: Any) -> list[Step]:
         pid = self._pid(inst) if inst.status == "Running" else None
