@@ -492,6 +492,11 @@ class _Grader:
     def _find_node_commands(self, node: str) -> tuple[str, list[str], str]:
         ns = self.ns(node)
         if self.kind != "lxd":
+            path = nsfs.netns_path(ns)
+            if os.path.lexists(path):  # a file, or a link to something that is not (or no longer) a netns
+                target = os.readlink(path) if os.path.islink(path) else path
+                return (_("{path} exists but is not a network namespace ({target})").format(path=path, target=target),
+                        [f"rm {path}", Cmd.netns_add(ns)], "ip netns add NAME")
             return (_("there is no network namespace '{ns}'").format(ns=ns), [Cmd.netns_add(ns)], "ip netns add NAME")
         cname = self.topo.container_name(node)
         path = nsfs.netns_path(ns)
