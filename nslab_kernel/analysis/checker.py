@@ -1054,6 +1054,7 @@ class _RouteGrader:
         self.fw = Forwarder(parts=live_parts(self.topo, g.state, self.kind))
         self.faults: dict[str, dict[tuple[str, str], set[str]]] = {n: {} for n in self.topo.node_names}
         self.walked: set[tuple[str, int]] = set()
+        self.judged: set[str] = set()  # nodes whose routes some packet of the figure was looked up in
 
     def needs_routes(self, node: str) -> bool:
         """A node needs routes when the figure asks it to reach an address outside its own subnets."""
@@ -1083,6 +1084,7 @@ class _RouteGrader:
         for _hop in range(MAX_HOPS):
             if fw.owner.get(dst) == node or (node, dst) in self.walked:
                 return
+            self.judged.add(node)
             hop = fw.lookup_int(node, dst)
             if hop is None:
                 here = ipaddress.IPv4Address(dst)
@@ -1178,6 +1180,13 @@ class _RouteGrader:
                   "via its router. Any routes that take every packet there and back are right."))
         shape = "ip -n NETNS route add PREFIX via GATEWAY\nip -n NETNS route add default via GATEWAY"
         faults = self.faults[node]
+        if not faults and node not in self.judged:
+            return item("routes", node, False,
+                        missing=_("the routes of {node} cannot be graded yet: no packet the figure asks for gets as "
+                                  "far as {node} (addresses or links are missing)").format(node=node),
+                        hints=(_("Routes come after addresses: give every interface its address and bring it up "
+                                 "first (section addresses)."), shape, "\n".join(Cmd.route(ns, r) for r in plan)),
+                        solution=solution)
         if not faults:
             live = [str(r) for r in g.live[node].routes if r.gateway]
             return item("routes", node, True,

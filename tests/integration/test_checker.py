@@ -322,3 +322,21 @@ def test_a_veth_left_in_the_host_is_told_to_move_and_the_hint_works(hand_built, 
     finally:
         subprocess.run(["ip", "link", "del", f"{name}a"], capture_output=True)
         remove_netns(topo)
+
+
+def test_a_partial_lab_gets_credit_for_what_is_done(hand_built):
+    """Nodes and links typed, nothing else yet: those sections pass, the rest say what is missing."""
+    topo = load("figure1").renamed(h2name())
+    hand_built(topo=topo, mistakes={"no_address": [str(e) for l in topo.links for e in l.endpoints],
+                                    "forwarding": {n: False for n in topo.node_names}, "routes": {n: [] for n in topo.node_names}})
+    report = Lab.load("figure1", lab=topo.name).check()
+    scores = report.scores()
+    assert scores["nodes"] == (7, 7) and scores["links"] == (7, 7) and scores["addresses"] == (0, 14)
+    assert scores["forwarding"] == (4, 7)  # the hosts are right already; the routers do not forward yet
+    assert scores["routes"] == (0, 7) and scores["reachability"][0] == 0
+    r1 = next(i for i in report.failed if i.key == ("routes", "r1"))
+    assert "cannot be graded yet" in r1.missing and "10.0.4.0/24 via 10.0.13.3" in r1.hint(3)
+    out = run_nslab("check", "figure1", "--lab", topo.name, "--nbgrader")
+    assert out.returncode == 1
+    grades = json.loads(out.stdout)
+    assert grades["sections"]["nodes"]["score"] == 1 and grades["sections"]["addresses"]["score"] == 0
