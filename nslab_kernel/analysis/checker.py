@@ -926,6 +926,10 @@ class _Grader:
         out = []
         idea = _("Follow the packet hop by hop, there and back: explain says where it stops and why.")
         shape = "lab.explain(SOURCE, DESTINATION)   # nslab explain SOURCE DESTINATION --lab LAB"
+        explain_cli, explain_args = "nslab explain", f" --lab {topo.name}"
+        spec = topology_spec(self.topo)
+        if spec:  # a lab built by hand has no record: name the topology too
+            explain_args += f" --topology {spec}"
         pairs = {(p.source, p.destination): p for p in matrix.pairs} if matrix is not None else {}
         by_node: dict[str, dict[str, list[tuple[str, str]]]] = {}
         for src, targets in targets_all.items():
@@ -942,7 +946,7 @@ class _Grader:
                 if not wanted or not all(expected.get((src, addr)) for _n, addr in wanted):
                     continue  # the topology does not ask for it
                 target = f"{src} -> {dst}"
-                explain = f"lab.explain({src!r}, {dst!r})\nnslab explain {src} {dst} --lab {topo.name}"
+                explain = f"lab.explain({src!r}, {dst!r})\n{explain_cli} {src} {dst}{explain_args}"
                 waiting = [addr for _n, addr in wanted if addr in unknown_ips]
                 if waiting:
                     out.append(item("reachability", target, False,
@@ -988,6 +992,16 @@ def probe_error(text: str) -> str:
     if translated == why and why not in PROBE_ERRORS:
         return "" if resolve(None) != "en" else text
     return _("{why}, reported by {router}").format(why=translated, router=by) if sep else translated
+
+
+def topology_spec(topo: Topology) -> str:
+    """How the command line names this topology again: a bundled name, a file path, or "" (a record's)."""
+    source = topo.source
+    if source.endswith(" (bundled)"):
+        return source[: -len(" (bundled)")]
+    if source.endswith((".yaml", ".yml")) and os.path.isfile(source):
+        return source
+    return ""
 
 
 def resolve_choices(topo: Topology, state: LabState) -> Topology:

@@ -178,6 +178,12 @@ def test_each_mistake_fails_exactly_its_items(hand_built, kind):
         r2 = next(i for i in structure.failed if i.key == ("routes", "r2"))
         assert "loop" in r2.missing and "10.0.4.0/24" in r2.missing
         assert f"ip -n {topo.netns_name('r2')} route replace 10.0.4.0/24 via 10.0.23.3" in r2.hint(3)
+    if kind == "missing route":  # the hint's explain command works on a lab built by hand (no record)
+        h1h4 = next(i for i in full.failed if i.key == ("reachability", "h1 -> h4"))
+        command = h1h4.hint(3).splitlines()[1]
+        assert command == f"nslab explain h1 h4 --lab {topo.name} --topology figure1"
+        why = run_nslab(*command.split()[1:], "--lang", "en")
+        assert why.returncode == 1 and "r1" in why.stdout and "10.0.4" in why.stdout, why.stdout + why.stderr
     if kind == "missing address":
         r3 = next(i for i in structure.failed if i.key == ("routes", "r3"))
         assert "r3:eth1" in r3.missing  # the route cannot be added before the address: says so
