@@ -21,6 +21,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from . import nlbatch, nsfs
 from ..core.errors import BackendError, NameClash
+from ..core.i18n import _
 from ..core.steps import Step
 from ..model.topology import IPv4If, Route
 
@@ -80,10 +81,10 @@ def for_each_netns(paths: Mapping[K, tuple[str, str]], fn: Callable[[Netns, K], 
         try:
             nsfs.enter(path, host)
         except PermissionError:
-            raise BackendError(f"refusing to configure '{name}': it is the host's own namespace") from None
+            raise BackendError(_("refusing to configure '{name}': it is the host's own namespace").format(name=name)) from None
         except OSError as exc:
-            raise BackendError(f"network namespace '{name}' is gone ({path}: {exc.strerror}); "
-                               "run 'nslab up' again to recreate it") from None
+            raise BackendError(_("network namespace '{name}' is gone ({path}: {why}); run 'nslab up' again to "
+                                 "recreate it").format(name=name, path=path, why=exc.strerror)) from None
         with nlbatch.Netlink() as nl:
             ns = Netns(name, nl)
             try:
@@ -140,17 +141,19 @@ def veths(ns: Netns, wanted: list[tuple[str, str, str, str]]) -> list[Step]:
                 if have.kind == "veth" and peer_nsid not in (None, -1) and have.link_netnsid == peer_nsid:
                     steps.append(Step("link", target, command, False))
                     continue
-                raise NameClash(f"{ns.name} already has an interface '{ifname}' that is not the veth to "
-                                f"{peer_ns}:{peer_ifname}; delete it (ip -n {ns.name} link del {ifname}) and run up again")
+                raise NameClash(_("{ns} already has an interface '{ifname}' that is not the veth to {peer}; delete it "
+                                  "(ip -n {ns} link del {ifname}) and run up again").format(
+                    ns=ns.name, ifname=ifname, peer=f"{peer_ns}:{peer_ifname}"))
             steps.append(Step("link", target, command, True))
             batch.add_veth(ifname, peer_ifname, fd, tag=(len(steps) - 1, peer_ns, peer_ifname))
         for (i, peer_ns, peer_ifname), code in batch.send(ns.nl):
             if code == errno.EEXIST:
-                raise NameClash(f"{peer_ns} already has an interface '{peer_ifname}' that is not the veth to "
-                                f"{steps[i].target.split(' - ')[0]}; delete it (ip -n {peer_ns} link del "
-                                f"{peer_ifname}) and run up again")
+                raise NameClash(_("{ns} already has an interface '{ifname}' that is not the veth to {peer}; delete it "
+                                  "(ip -n {ns} link del {ifname}) and run up again").format(
+                    ns=peer_ns, ifname=peer_ifname, peer=steps[i].target.split(" - ")[0]))
             if code:
-                raise BackendError(f"creating veth {steps[i].target} failed: {os.strerror(code)} (errno {code})")
+                raise BackendError(_("creating veth {veth} failed: {why} (errno {code})").format(
+                    veth=steps[i].target, why=os.strerror(code), code=code))
     finally:
         for fd in fds:
             os.close(fd)
@@ -227,10 +230,12 @@ def converge(ns: Netns, lo: bool = False, ends: list[tuple[str, IPv4If | None]] 
         if code == 0 or (code == errno.EEXIST and step.action == "address"):
             steps[i] = step
         elif step.action == "route" and code == errno.ENETUNREACH:
-            raise BackendError(f"{ns.name}: route '{step.target.split(': ', 1)[1]}' refused: the gateway is not on "
-                               "a connected, up interface; set the address and bring the link up first")
+            raise BackendError(_("{ns}: route '{route}' refused: the gateway is not on a connected, up interface; "
+                                 "set the address and bring the link up first").format(
+                ns=ns.name, route=step.target.split(": ", 1)[1]))
         else:
-            raise BackendError(f"{ns.name}: '{step.command}' failed: {os.strerror(code)} (errno {code})")
+            raise BackendError(_("{ns}: '{command}' failed: {why} (errno {code})").format(
+                ns=ns.name, command=step.command, why=os.strerror(code), code=code))
     return [s for s in steps if s is not None]
 
 
