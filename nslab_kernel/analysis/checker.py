@@ -867,7 +867,7 @@ class _Grader:
         out = []
         idea = _("Follow the packet hop by hop, there and back: explain says where it stops and why.")
         shape = "lab.explain(SOURCE, DESTINATION)   # nslab explain SOURCE DESTINATION --lab LAB"
-        explain_cli, explain_args = "nslab explain", f" --lab {topo.name}"
+        explain_args = f" --lab {topo.name}"
         spec = topology_spec(self.topo)
         if spec:  # a lab built by hand has no record: name the topology too
             explain_args += f" --topology {spec}"
@@ -887,7 +887,7 @@ class _Grader:
                 if not wanted or not all(expected.get((src, addr)) for _n, addr in wanted):
                     continue  # the topology does not ask for it
                 target = f"{src} -> {dst}"
-                explain = f"lab.explain({src!r}, {dst!r})\n{explain_cli} {src} {dst}{explain_args}"
+                explain = f"lab.explain({src!r}, {dst!r})\n{commands.nslab_explain(src, dst)}{explain_args}"
                 waiting = [addr for _n, addr in wanted if addr in unknown_ips]
                 if waiting:
                     out.append(item("reachability", target, False,
