@@ -559,7 +559,7 @@ class _Grader:
                       create: list[str]) -> tuple[str, list[str], str]:
         a, b = link.a, link.b
         na, nb = self.ns(a.node), self.ns(b.node)
-        sa, sb = self.live[a.node], self.live[b.node]
+        sa = self.live[a.node]
         want_peer = f"{b.node}:{b.ifname}"
         recreate = [commands.link_del(na, a.ifname)] + create if ia is not None else create
         if ia is not None and ia.kind == "veth" and ia.peer and ia.peer != want_peer:
