@@ -28,11 +28,11 @@ from ..core import records
 from ..core.i18n import N_, _
 from ..core.errors import BackendError, InputError, LabBusy, LabNotFound, RecordError
 from ..core.results import PingMatrix
-from ..core.state import LabState
+from ..core.state import LabState, NodeHandle, NodeStatus
 from ..core.steps import Report
 from ..kernel.monitor import NetlinkMonitor
 from ..model import schema
-from ..model.routing import Forwarder
+from ..model.routing import Forwarder, ping_targets
 from ..model.topology import Endpoint, Link, Topology
 from . import terminals
 
@@ -154,7 +154,7 @@ class Lab:
                                "(nslab down --lab {lab}) or choose another name with --lab").format(lab=self.name))
         return record
 
-    def _handles(self, nodes: Iterable[str]) -> dict[str, tuple[str, str]]:
+    def _handles(self, nodes: Iterable[str]) -> dict[str, NodeHandle]:
         return self.backend.handles(self.topology, nodes)
 
     # --- applying ----------------------------------------------------------------------------
@@ -316,7 +316,7 @@ class Lab:
     def delete_route(self, node: str, destination: str) -> Report:
         """Delete a node's route to ``destination`` (a prefix or 'default'): for demos that break things."""
         route = next((r for r in self.topology.node(node).routes
-                      if str(r.dst) == destination or (destination == "default" and r.is_default)), None)
+                      if destination in (str(r.dst), r.destination)), None)
         if route is None:
             raise InputError(_("{node} has no route to {destination} in the topology; its routes: {routes}").format(
                 node=node, destination=destination,
@@ -349,20 +349,20 @@ class Lab:
     def _require_nodes(self, record: records.Record, nodes: Iterable[str]) -> None:
         """Each node must exist as nslab made it; otherwise say what is wrong and what to run."""
         states = {n: self.backend.node_state(self.topology, record, n) for n in sorted(nodes)}
-        bad = {n: s for n, s in states.items() if s != "up"}
+        bad = {n: s for n, s in states.items() if s != NodeStatus.UP}
         if not bad:
             return
         node, state = next(iter(bad.items()))
         others = (" " + _("(and {n} more)").format(n=len(bad) - 1)) if len(bad) > 1 else ""
         why = {
-            "missing": N_("node '{node}' of lab '{lab}' does not exist yet: create it first (lab.up() or lab.add_node())"),
-            "stale": N_("node '{node}' of lab '{lab}' has a stale netns name: its container restarted, so the name "
+            NodeStatus.MISSING: N_("node '{node}' of lab '{lab}' does not exist yet: create it first (lab.up() or lab.add_node())"),
+            NodeStatus.STALE: N_("node '{node}' of lab '{lab}' has a stale netns name: its container restarted, so the name "
                         "points at a namespace that is gone; run up again (nslab up / lab.up()) to re-link and "
                         "re-apply it"),
-            "unnamed": N_("node '{node}' of lab '{lab}' has no netns name yet: run up again to link it"),
-            "stopped": N_("node '{node}' of lab '{lab}' is a stopped container: run up again to start it and "
+            NodeStatus.UNNAMED: N_("node '{node}' of lab '{lab}' has no netns name yet: run up again to link it"),
+            NodeStatus.STOPPED: N_("node '{node}' of lab '{lab}' is a stopped container: run up again to start it and "
                           "re-apply its part of the lab"),
-            "foreign": N_("node '{node}' of lab '{lab}' exists but was not created by nslab for this lab; nslab "
+            NodeStatus.FOREIGN: N_("node '{node}' of lab '{lab}' exists but was not created by nslab for this lab; nslab "
                           "will not touch it (lab.check() grades it as it is)"),
         }.get(state, N_("node '{node}' of lab '{lab}' is {state}"))
         raise InputError(_(why).format(node=node, lab=self.name, state=state) + others)
@@ -379,9 +379,7 @@ class Lab:
     # --- looking at it ---------------------------------------------------------------------------
     def targets(self) -> dict[str, list[tuple[str, str]]]:
         """For each node, (node, address) of every address of every other node."""
-        topo = self.topology
-        everyone = [(n, str(addr.ip)) for n in topo.node_names for addr in topo.addresses_of(n)]
-        return {src: [t for t in everyone if t[0] != src] for src in topo.node_names}
+        return ping_targets(self.topology)
 
     def expected(self, stages: Sequence[str] | None = None) -> dict[tuple[str, str], bool]:
         """What each probe should do once ``stages`` are built (default: what this Lab has built so
@@ -438,7 +436,7 @@ class Lab:
         for n in self.topology.node_names:
             h = self.backend.handle(self.topology, n)
             nodes[n] = {"netns": h.netns, "state": self.backend.node_state(self.topology, record, n)}
-        up = sum(v["state"] == "up" for v in nodes.values())
+        up = sum(v["state"] == NodeStatus.UP for v in nodes.values())
         return {"lab": self.name, "backend": self.backend.name, "recorded": record is not None,
                 "nodes": nodes, "up": up, "total": len(nodes), "links": len(self.topology.links)}
 
