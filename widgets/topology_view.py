@@ -64,9 +64,10 @@ class TopologyView(w.VBox):
         self._style = (f"<style>.nslab-topology-compact svg{{max-height:{MAX_HEIGHT_COMPACT}}}</style>" if compact else "")
         if self.live:
             replaces_earlier_output(self)
-            if hasattr(lab, "watch"):
+            simulated = bool(getattr(getattr(lab, "backend", None), "simulated", False))
+            if hasattr(lab, "watch") and not simulated:
                 self._unwatch = lab.watch(self._on_kernel_change)  # type: ignore[union-attr]
-            elif hasattr(lab, "on_change"):
+            elif hasattr(lab, "on_change"):  # a simulated network has no netlink: redrawn after each step
                 lab.on_change(self.refresh)  # type: ignore[union-attr]
             self.refresh()
         else:
