@@ -112,3 +112,16 @@ def private_state(tmp_path, monkeypatch):
         cleanup(lxd=False)
         left = list((folder / "labs").glob("*.jsonl"))
         assert not left, f"records left after cleanup: {left}"
+
+
+def notebook_build():
+    """notebooks/build.py as a module (the one source of every notebook, and of the tests' probe cells)."""
+    import importlib.util
+    name = "nslab_notebooks_build"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, NOTEBOOKS / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module

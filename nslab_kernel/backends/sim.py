@@ -10,9 +10,9 @@ import errno
 import time
 from typing import Sequence
 
-from ..core import commands
+from ..core import commands, records
 from ..core.errors import BackendError, NameClash
-from ..core.records import Record, labs_dir
+from ..core.records import Record
 from ..core.results import PingMatrix, Probe
 from ..core.state import NodeHandle, NodeStatus
 from ..core.steps import Step
@@ -28,7 +28,7 @@ class SimBackend(Backend):
     simulated = True
 
     def preflight(self) -> None:
-        folder = labs_dir()
+        folder = records.labs_dir()
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -36,7 +36,7 @@ class SimBackend(Backend):
                                f"({exc.strerror}); set NSLAB_STATE_DIR to a folder of yours") from None
 
     def _net(self, topo: Topology) -> SimNetwork:
-        return SimNetwork.load(labs_dir() / f"{topo.name}.sim.json")
+        return SimNetwork.load(records.sim_state_path(topo.name))
 
     def handle(self, topo: Topology, node: str) -> NodeHandle:
         name = topo.netns_name(node)
@@ -59,7 +59,7 @@ class SimBackend(Backend):
         return steps
 
     def remove(self, record: Record) -> list[Step]:
-        path = labs_dir() / f"{record.lab}.sim.json"
+        path = records.sim_state_path(record.lab)
         net = SimNetwork.load(path)
         steps = []
         for entry in reversed(record.of_type("sim-node")):

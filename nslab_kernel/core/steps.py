@@ -102,8 +102,9 @@ class Report:
         if len(self.steps) <= COLLAPSE_AFTER:
             return f"<div class='nslab-report'><b>{html.escape(self.summary())}</b>{table}</div>"
         # A long report (85 steps for Figure 1) is one line; its steps are a click away
+        count = html.escape(_("{n} steps").format(n=len(self.steps)))
         return (f"<div class='nslab-report'><details><summary style='cursor:pointer'><b>{html.escape(self.summary())}"
-                f"</b> ▸ {html.escape(_('{n} steps').format(n=len(self.steps)))}</summary>{table}</details></div>")
+                f"</b> ▸ {count}</summary>{table}</details></div>")
 
 
 def ip_batches(commands: Iterable[str]) -> tuple[list[str], dict[str, list[str]], list[list[str]]]:

@@ -15,7 +15,6 @@ Typical use::
 from __future__ import annotations
 
 import dataclasses
-import re
 import shlex
 from typing import Any, Callable, Iterable, Sequence
 
@@ -26,7 +25,7 @@ from ..backends.base import NodeWork
 from ..backends.lxd import LxdBackend, socket_path
 from ..core import records
 from ..core.i18n import N_, _
-from ..core.errors import BackendError, InputError, LabBusy, LabNotFound, RecordError
+from ..core.errors import BackendError, InputError, LabNotFound, RecordError
 from ..core.results import PingMatrix
 from ..core.state import LabState, NodeHandle, NodeStatus
 from ..core.steps import Report
@@ -438,7 +437,8 @@ class Lab:
             nodes[n] = {"netns": h.netns, "state": self.backend.node_state(self.topology, record, n)}
         up = sum(v["state"] == NodeStatus.UP for v in nodes.values())
         return {"lab": self.name, "backend": self.backend.name, "recorded": record is not None,
-                "nodes": nodes, "up": up, "total": len(nodes), "links": len(self.topology.links)}
+                "nodes": nodes, "up": up, "total": len(nodes), "links": len(self.topology.links),
+                "terminals": terminals.recorded_open(record)}
 
     def exec(self, node: str, argv: Sequence[str] | str, timeout: float = 30.0) -> ExecResult:
         """Run a command inside a node; returns its output and exit status."""
@@ -501,8 +501,7 @@ def cleanup(lxd: bool | None = None) -> list[Report]:
     reports = []
     problems = []
     known: set[str] = set()
-    for path in records.all_records():
-        lab = path.name[: -len(".jsonl")]
+    for lab in records.lab_names():
         try:
             record = records.read(lab)
             known.add(record.instance)
@@ -510,7 +509,7 @@ def cleanup(lxd: bool | None = None) -> list[Report]:
         except RecordError as exc:
             problems.append(str(exc))
             try:  # never remove containers whose (unreadable) record may still name them
-                known.update(_instances_in(path))
+                known.update(records.instances_in(records.record_path(lab)))
             except OSError:
                 pass
         except LabNotFound:
@@ -530,18 +529,7 @@ def cleanup(lxd: bool | None = None) -> list[Report]:
                 report.add(backend.remove_orphan(inst))
                 reports.append(report)
     records.remove_stale_temporaries()
-    for lock in sorted(records.labs_dir().glob("*.lock")) if records.labs_dir().is_dir() else []:
-        lab = lock.name[: -len(".lock")]
-        if not records.record_path(lab).exists():
-            try:
-                with records.lock(lab, wait=0):
-                    pass  # leaving the lock of a lab without a record removes the file
-            except LabBusy:
-                pass  # someone is bringing it up right now
+    records.remove_unused_locks()
     if problems:
         raise RecordError("; ".join(problems))
     return reports
-
-
-def _instances_in(path) -> set[str]:
-    return set(re.findall(r'"instance": "([0-9a-f]{32})"', path.read_text(errors="replace")))
