@@ -56,7 +56,7 @@ class TopologyView(w.VBox):
         children: list[w.Widget] = [self.svg, w.HBox([self.summary, self.legend],
                                                      layout=w.Layout(flex_flow="row wrap")),
                                     self.message]
-        if lab is not None:
+        if lab is not None and not compact:  # beside a matrix: the graph alone (it follows the kernel anyway)
             bar = [self.button] + ([self.terminals] if self.terminals is not None else [])
             children.insert(0, w.HBox(bar, layout=w.Layout(flex_flow="row wrap", align_items="center")))
         super().__init__(children, layout=w.Layout(width="100%", max_width="100%", overflow="hidden"))
