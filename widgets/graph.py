@@ -252,7 +252,7 @@ def _row(end: EndView) -> str:
         text += f"{_e(', '.join(end.actual) or end.expected or '')} ↓ {_e(_('down'))}"
     elif end.status == "todo":
         colour = GREY
-        text += f"{_e(', '.join(end.actual) or end.expected or '')} … {_e(_('not configured yet'))}"
+        text += f"{_e(', '.join(end.actual) or end.expected or '')} …"  # the legend says what … means
     elif end.status == "wrong-peer":
         colour = VERMILLION
         text += f"✗ {_e(_('joined to {peer}').format(peer=end.peer))}"
@@ -273,7 +273,7 @@ def _node_label(node: NodeView, ends: list[EndView], compact: bool) -> str:
         title += f'&#160;<font color="{VERMILLION}">⚠ ' + _e(_("forwarding off") if node.forwarding_expected
                                                          else _("forwarding on")) + "</font>"
     elif node.forwarding_todo and not compact:
-        title += f'&#160;<font color="{GREY}">… ' + _e(_("forwarding not configured yet")) + "</font>"
+        title += f'&#160;<font color="{GREY}">… ' + _e(_("forwarding")) + "</font>"
     elif node.kind == "router" and node.status == "ok" and node.forwarding and not compact:
         title += "&#160;↻ " + _e(_("forwards"))
     rows = [f"<tr><td>{title}</td></tr>"]
@@ -329,9 +329,9 @@ def topology_dot(topo_or_model: Topology | GraphModel, state: LabState | None = 
     lines = [f"graph {_q(model.name)} {{",
              f'  graph [layout=neato, overlap=false, splines={"false" if pos else "true"}, '
              f'sep="+6", bgcolor="transparent", fontname="Helvetica", pad=0.1];',
-             f'  node [shape=plaintext, fontname="Helvetica", fontsize={12 if compact else 11}, '
+             f'  node [shape=plaintext, width=0, height=0, fontname="Helvetica", fontsize={12 if compact else 11}, '
              f'fontcolor="{INK}", margin=0];',
-             f'  edge [fontname="Helvetica", fontsize=10, penwidth=1.8, len={0.9 if compact else 0.7}, '
+             f'  edge [fontname="Helvetica", fontsize=10, penwidth=1.8, len={(0.9 if len(model.nodes) >= BIG else 1.1) if compact else 0.7}, '
              f'color="{INK}"];']
     on_path = set(zip(path.hops, path.hops[1:])) if path else set()
     on_path |= {(b, a) for a, b in on_path}
@@ -472,7 +472,10 @@ def summary_text(model: GraphModel) -> str:
         parts.append(_("{n} still to configure").format(n=c["todo"]))
     if c["extra"]:
         parts.append(_("{n} links not in the target").format(n=c["extra"]))
-    return "✓ " + _("as in the target") if not parts else "⚠ " + " · ".join(parts)
+    if not parts:
+        return "✓ " + _("as in the target")
+    only_todo = not (c["missing"] or c["ghost"] or c["wrong"] or c["forwarding"] or c["extra"])
+    return ("… " if only_todo else "⚠ ") + " · ".join(parts)
 
 
 __all__ = ["EdgeView", "EndView", "GraphModel", "NodeView", "PathOverlay", "graph_model", "legend_html", "path_from",

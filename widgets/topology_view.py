@@ -56,7 +56,7 @@ class TopologyView(w.VBox):
         children: list[w.Widget] = [self.svg, w.HBox([self.summary, self.legend],
                                                      layout=w.Layout(flex_flow="row wrap")),
                                     self.message]
-        if lab is not None:
+        if lab is not None and not compact:  # beside a matrix: the graph alone (it follows the kernel anyway)
             bar = [self.button] + ([self.terminals] if self.terminals is not None else [])
             children.insert(0, w.HBox(bar, layout=w.Layout(flex_flow="row wrap", align_items="center")))
         super().__init__(children, layout=w.Layout(width="100%", max_width="100%", overflow="hidden"))
@@ -64,9 +64,10 @@ class TopologyView(w.VBox):
         self._style = (f"<style>.nslab-topology-compact svg{{max-height:{MAX_HEIGHT_COMPACT}}}</style>" if compact else "")
         if self.live:
             replaces_earlier_output(self)
-            if hasattr(lab, "watch"):
+            simulated = bool(getattr(getattr(lab, "backend", None), "simulated", False))
+            if hasattr(lab, "watch") and not simulated:
                 self._unwatch = lab.watch(self._on_kernel_change)  # type: ignore[union-attr]
-            elif hasattr(lab, "on_change"):
+            elif hasattr(lab, "on_change"):  # a simulated network has no netlink: redrawn after each step
                 lab.on_change(self.refresh)  # type: ignore[union-attr]
             self.refresh()
         else:

@@ -29,6 +29,7 @@ from typing import Callable, Mapping
 
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 
+from ..core.state import NodeHandle
 from . import nsfs
 
 SOL_NETLINK, NETLINK_ADD_MEMBERSHIP = 270, 1
@@ -39,7 +40,7 @@ KINDS = {"RTM_NEWLINK": "link", "RTM_DELLINK": "link", "RTM_NEWADDR": "address",
          "RTM_NEWROUTE": "route", "RTM_DELROUTE": "route", "RTM_NEWNETCONF": "forwarding",
          "RTM_DELNETCONF": "forwarding"}
 
-Handles = Mapping[str, tuple[str, str]]  # node -> (netns name, path)
+Handles = Mapping[str, NodeHandle]  # node -> where its namespace is
 Callback = Callable[[dict[str, set[str]]], None]  # {node: {"link", "address", "route", "forwarding", "netns"}}
 
 
@@ -75,6 +76,10 @@ def open_watch_socket(path: str, host_inode: int | None = None) -> tuple[socket.
     return box["result"]  # type: ignore[return-value]
 
 
+def _path(handle: NodeHandle | tuple[str, str]) -> str:
+    return handle.path if isinstance(handle, NodeHandle) else handle[1]
+
+
 def _inode(path: str) -> int | None:
     try:
         return os.stat(path).st_ino
@@ -85,7 +90,7 @@ def _inode(path: str) -> int | None:
 class NetlinkMonitor:
     """Calls ``callback({node: kinds})`` soon after the kernel state of a node changes.
 
-    ``handles`` (node -> (netns name, path)) may be a callable, asked again at each
+    ``handles`` (node -> NodeHandle) may be a callable, asked again at each
     rescan (a lab whose nodes come and go).  ``delay`` merges bursts of messages.
     ``stop()`` (or leaving a ``with`` block) closes every socket.
     """
@@ -199,10 +204,11 @@ class NetlinkMonitor:
             handles = {}
         for node in list(self._socks):
             _sock, inode = self._socks[node]
-            if node not in handles or _inode(handles[node][1]) != inode:
+            if node not in handles or _inode(_path(handles[node])) != inode:
                 self._close(node)
                 self._note(node, "netns")
-        for node, (_name, path) in handles.items():
+        for node, handle in handles.items():
+            path = _path(handle)
             if node in self._socks or _inode(path) is None:
                 continue
             try:

@@ -97,6 +97,9 @@ def jupyter(tmp_path, private_state):
     settings.mkdir(parents=True)  # no "get notified about news?" toast over the outputs
     (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false",
                                                                            "checkForUpdates": False}))
+    tracker = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)  # every cell in the DOM, not only those on screen: all are measured
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     env = {**os.environ, "JUPYTER_PATH": str(tmp_path / "jupyter"), "NSLAB_STATE_DIR": str(private_state),
            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
     proc = subprocess.Popen(

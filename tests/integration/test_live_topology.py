@@ -41,8 +41,21 @@ def ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True)
 
 
-def test_monitor_sees_links_addresses_and_forwarding_made_by_hand(lab):
+@pytest.fixture(params=["netns", pytest.param("lxd", marks=pytest.mark.lxd)])
+def any_lab(request, private_state):
+    """Figure 1 on each backend: with LXD the namespaces are the containers' (named by symlink)."""
+    need(IS_ROOT, "needs root to create network namespaces")
+    if request.param == "lxd":
+        from nslab_kernel.backends.lxd import socket_path
+        need(socket_path() is not None, "needs a running LXD daemon (scripts/lxd-start.sh starts one)")
+    lab = Lab.load("figure1", backend=request.param, lab=f"h5mon{request.param[0]}{uuid.uuid4().hex[:4]}")
+    yield lab
+    lab.down()
+
+
+def test_monitor_sees_links_addresses_and_forwarding_made_by_hand(any_lab):
     from nslab_kernel.kernel.monitor import NetlinkMonitor
+    lab = any_lab
     lab.up(stages=["nodes"])
     seen: list[dict[str, set[str]]] = []
     handles = lab.backend.handles(lab.topology, lab.topology.node_names)

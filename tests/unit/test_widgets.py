@@ -328,3 +328,20 @@ def test_errors_show_in_the_widget_not_as_tracebacks(bad):
     view = PingMatrixView(Broken(), graph=False)
     view.run()
     assert "boom" in view.message.value and "Traceback" not in view.message.value
+
+
+def test_view_of_a_simulated_lab_redraws_after_each_step(tmp_path, monkeypatch):
+    """No netlink in a simulated network: the view follows the lab's own steps instead."""
+    monkeypatch.setenv("NSLAB_STATE_DIR", str(tmp_path))
+    from nslab_kernel import Lab
+    from nslab_widgets import TopologyView
+    lab = Lab.load("figure1", backend="sim", lab="h5sim")
+    view = TopologyView(lab)
+    try:
+        assert view.model.counts["missing"] == 7 and view._unwatch is None
+        lab.up(stages=["nodes", "links"])
+        assert view.model.counts["missing"] == 0 and view.model.counts["ghost"] == 0
+        assert view.model.counts["todo"] > 0 and view.model.counts["wrong"] == 0  # addresses: a later stage
+    finally:
+        lab.down()
+        view.close()
