@@ -16,13 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..core.i18n import _
 from ..kernel import sandbox
-
-try:  # the catalogue (core/i18n.py) arrives with the checker's branch
-    from ..core.i18n import _
-except ImportError:  # pragma: no cover - until then, English
-    def _(message: str, lang: str | None = None) -> str:
-        return message
 
 PERSIST = "/etc/sysctl.d/90-nslab.conf"
 APPARMOR_FILE = "/etc/apparmor.d/nslab-sandbox"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from ..lifecycle.lab import Lab
-from ..lifecycle.terminals import _, exec_here
+from ..lifecycle.terminals import exec_here
 from .common import lab_option
 from .sandbox import shell_here
 

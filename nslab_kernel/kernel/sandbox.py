@@ -48,14 +48,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
+from ..core.i18n import _
 from ..core.userdirs import (ENV_SANDBOX, ENV_SANDBOX_ERROR, ENV_STATE, host_uid, in_sandbox, rootless_wanted,
                              user_state_dir)
-
-try:  # the catalogue (core/i18n.py) arrives with the checker's branch
-    from ..core.i18n import _
-except ImportError:  # pragma: no cover - until then, English
-    def _(message: str, lang: str | None = None) -> str:
-        return message
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
