@@ -233,6 +233,7 @@ def test_shell_shows_the_users_own_labs(students):
         listed = a.ok("shell", "-c", "ip netns list").split()
         assert sorted(n for n in listed if not n.startswith("(")) == sorted(f"{lab}-{n}" for n in FIG1)
         assert b.ok("shell", "-c", "ip netns list").strip() == ""
+        assert "10.0.1.2/24" in a.ok("exec", "--lab", lab, "h1", "--", "ip", "-4", "-br", "addr")
         # what a student types in the activity works in the sandbox as it does as root
         typed = a.run(NSLAB, "shell", "-c", f"ip netns add {lab}-x && ip netns exec {lab}-x ip link set lo up && "
                       f"ip netns exec {lab}-h1 ping -c1 -W1 10.0.4.2 >/dev/null && sysctl -n net.ipv4.ip_forward "
