@@ -32,6 +32,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..backends import Backend, get_backend
 from ..backends.images import DEFAULT_IMAGE
 from ..backends.lxd import PROC_LINK, connect, init_pids
+from ..core import commands
 from ..core.errors import InputError
 from ..core.i18n import N_, _, language, resolve
 from ..core.state import InterfaceState, LabState
@@ -298,72 +299,12 @@ LADDER = HintLadder()
 
 
 # --------------------------------------------------------------------------------------------------------
-# The commands a student types (the same ones nslab's steps show)
+# The commands a student types: core/commands.py (the same ones nslab's steps show)
 # --------------------------------------------------------------------------------------------------------
 
-class Cmd:
-    """The commands a student types, built in one place."""
-
-    @staticmethod
-    def netns_add(ns: str) -> str:
-        return f"ip netns add {ns}"
-
-    @staticmethod
-    def lxc_launch(image: str, container: str) -> str:
-        return f"lxc launch {image} {container}"
-
-    @staticmethod
-    def lxc_start(container: str) -> str:
-        return f"lxc start {container}"
-
-    @staticmethod
-    def lxc_info(container: str) -> str:
-        return f"lxc info {container}"
-
-    @staticmethod
-    def netns_link(pid: int | str, ns: str) -> str:
-        return f"mkdir -p {nsfs.NETNS_RUN_DIR} && ln -sf /proc/{pid}/ns/net {nsfs.netns_path(ns)}"
-
-    @staticmethod
-    def veth_in_host(a: str, b: str) -> str:
-        return f"ip link add {a} type veth peer name {b}"
-
-    @staticmethod
-    def move(ifname: str, ns: str) -> str:
-        return f"ip link set dev {ifname} netns {ns}"
-
-    @staticmethod
-    def veth_direct(a: str, na: str, b: str, nb: str) -> str:
-        return f"ip link add {a} netns {na} type veth peer name {b} netns {nb}"
-
-    @staticmethod
-    def link_del(ns: str, ifname: str) -> str:
-        return f"ip -n {ns} link del {ifname}"
-
-    @staticmethod
-    def rename(ns: str, old: str, new: str) -> str:
-        return f"ip -n {ns} link set {old} name {new}"
-
-    @staticmethod
-    def addr_add(ns: str, address: Any, ifname: str) -> str:
-        return f"ip -n {ns} addr add {address} dev {ifname}"
-
-    @staticmethod
-    def addr_del(ns: str, address: Any, ifname: str) -> str:
-        return f"ip -n {ns} addr del {address} dev {ifname}"
-
-    @staticmethod
-    def link_up(ns: str, ifname: str) -> str:
-        return f"ip -n {ns} link set {ifname} up"
-
-    @staticmethod
-    def forwarding(ns: str, on: bool) -> str:
-        return f"ip netns exec {ns} sysctl -w net.ipv4.ip_forward={int(on)}"
-
-    @staticmethod
-    def route(ns: str, route: Route, verb: str = "add") -> str:
-        dst = "default" if route.is_default else str(route.dst)
-        return f"ip -n {ns} route {verb} {dst} via {route.via}" + (f" dev {route.dev}" if route.dev else "")
+def _name_netns(pid: int | str, ns: str) -> str:
+    """Name a container's netns the activity's way (the folder first: it may not exist yet)."""
+    return commands.then(commands.netns_dir(nsfs.NETNS_RUN_DIR), commands.netns_link(pid, nsfs.netns_path(ns)))
 
 
 def _backend_name(backend: Any) -> str:
@@ -464,7 +405,7 @@ class _Grader:
         """(what is missing, exact commands, shape) for a node that does not exist, fitting the backend."""
         ns = self.ns(node)
         if self.kind != "lxd":
-            return (_("there is no network namespace '{ns}'").format(ns=ns), [Cmd.netns_add(ns)], "ip netns add NAME")
+            return (_("there is no network namespace '{ns}'").format(ns=ns), [commands.netns_add(ns)], "ip netns add NAME")
         cname = self.topo.container_name(node)
         path = nsfs.netns_path(ns)
         pid = init_pids().get(cname)
@@ -483,13 +424,13 @@ class _Grader:
             else:
                 what = _("container {c} runs (its init is PID {pid}) but its network namespace has no name "
                          "'{ns}' yet").format(c=cname, pid=pid, ns=ns)
-            return what, [Cmd.lxc_info(cname), Cmd.netns_link(pid, ns)], shape
+            return what, [commands.lxc_info(cname), _name_netns(pid, ns)], shape
         state = self._container_status(cname)
         if state == "stopped":
             return (_("container {c} exists but is stopped").format(c=cname),
-                    [Cmd.lxc_start(cname), Cmd.lxc_info(cname), Cmd.netns_link("<PID>", ns)], "lxc start NAME\n" + shape)
+                    [commands.lxc_start(cname), commands.lxc_info(cname), _name_netns("<PID>", ns)], "lxc start NAME\n" + shape)
         return (_("there is no container {c} (and so no network namespace '{ns}')").format(c=cname, ns=ns),
-                [Cmd.lxc_launch(_image(self.backend), cname), Cmd.lxc_info(cname), Cmd.netns_link("<PID>", ns)],
+                [commands.lxc_launch(_image(self.backend), cname), commands.lxc_info(cname), _name_netns("<PID>", ns)],
                 "lxc launch IMAGE NAME\n" + shape)
 
     def _container_status(self, cname: str) -> str:
@@ -535,8 +476,8 @@ class _Grader:
         a, b = link.a, link.b
         na, nb = self.ns(a.node), self.ns(b.node)
         if self.kind == "sim" or self._host_has(a.ifname) or self._host_has(b.ifname) or a.ifname == b.ifname:
-            return [Cmd.veth_direct(a.ifname, na, b.ifname, nb)]  # names the host already uses: make it in place
-        return [Cmd.veth_in_host(a.ifname, b.ifname), Cmd.move(a.ifname, na), Cmd.move(b.ifname, nb)]
+            return [commands.veth(a.ifname, na, b.ifname, nb)]  # names the host already uses: make it in place
+        return [commands.veth_in_host(a.ifname, b.ifname), commands.link_move(a.ifname, na), commands.link_move(b.ifname, nb)]
 
     def links(self) -> list[CheckItem]:
         out = []
@@ -556,7 +497,7 @@ class _Grader:
                                 right=_("a veth joins {a} and {b}").format(a=a, b=b), command="\n".join(create)))
                 continue
             if ia is None and ib is None and (self._host_has(a.ifname) or self._host_has(b.ifname)):
-                moves = [Cmd.move(e.ifname, self.ns(e.node)) for e in (a, b) if self._host_has(e.ifname)]
+                moves = [commands.link_move(e.ifname, self.ns(e.node)) for e in (a, b) if self._host_has(e.ifname)]
                 out.append(item("links", target, False,
                                 missing=_("the veth is still in the host's namespace: {names} must be moved into "
                                           "the nodes").format(names=", ".join(e.ifname for e in (a, b)
@@ -574,7 +515,7 @@ class _Grader:
         na, nb = self.ns(a.node), self.ns(b.node)
         sa, sb = self.live[a.node], self.live[b.node]
         want_peer = f"{b.node}:{b.ifname}"
-        recreate = [Cmd.link_del(na, a.ifname)] + create if ia is not None else create
+        recreate = [commands.link_del(na, a.ifname)] + create if ia is not None else create
         if ia is not None and ia.kind == "veth" and ia.peer and ia.peer != want_peer:
             return (_("{a} is a veth to {peer}, not to {want} (links swapped?)").format(a=a, peer=ia.peer, want=want_peer),
                     recreate, "")
@@ -584,21 +525,21 @@ class _Grader:
             if iface.kind == "veth" and iface.peer and iface.peer.split(":")[0] == b.node and iface.name != a.ifname:
                 peer_if = iface.peer.split(":")[1]
                 if peer_if == b.ifname or ib is None:
-                    fix = [Cmd.rename(na, iface.name, a.ifname)]
+                    fix = [commands.link_rename(na, iface.name, a.ifname)]
                     if peer_if != b.ifname:
-                        fix.append(Cmd.rename(nb, peer_if, b.ifname))
+                        fix.append(commands.link_rename(nb, peer_if, b.ifname))
                     return (_("there is a veth {a}:{ifname} - {peer}, but the figure names this end {want}: "
                               "{command}").format(a=a.node, ifname=iface.name, peer=iface.peer, want=a.ifname,
                                                   command=fix[0]), fix,
                             _("the veth between {a} and {b} exists").format(a=a.node, b=b.node))
         if ib is not None and ib.kind == "veth" and ib.peer and ib.peer != str(a):
             return (_("{b} is a veth to {peer}, not to {a} (links swapped?)").format(b=b, peer=ib.peer, a=a),
-                    [Cmd.link_del(nb, b.ifname)] + create, "")
+                    [commands.link_del(nb, b.ifname)] + create, "")
         if ia is None and ib is None:
             return _("there is no veth between {a} and {b}").format(a=a, b=b), create, ""
         if ia is None:
             return _("{node} has no interface {ifname}").format(node=a.node, ifname=a.ifname), \
-                [Cmd.link_del(nb, b.ifname)] + create, ""
+                [commands.link_del(nb, b.ifname)] + create, ""
         return _("{a} is not paired with {b}").format(a=a, b=b), recreate, ""
 
     # --- addresses ---------------------------------------------------------------------------------------
@@ -699,7 +640,7 @@ class _Grader:
     def _fixed_item(self, end: Endpoint) -> CheckItem:
         ns = self.ns(end.node)
         target = f"{end} {end.address}"
-        add = Cmd.addr_add(ns, end.address, end.ifname)
+        add = commands.addr_add(ns, end.address, end.ifname)
         idea = _("Give each end of a link the address of the plan, and bring the interface up.")
         shape = "ip -n NETNS addr add ADDRESS/PREFIX dev IFNAME\nip -n NETNS link set IFNAME up"
         if not self.exists(end.node):
@@ -713,9 +654,9 @@ class _Grader:
             have = ", ".join(iface.addresses)
             wrong = [a for a in iface.addresses if ipaddress.IPv4Interface(a).ip == end.address.ip
                      or ipaddress.IPv4Interface(a).network == end.address.network]
-            fix = [Cmd.addr_del(ns, a, end.ifname) for a in wrong] + [add]
+            fix = [commands.addr_del(ns, a, end.ifname) for a in wrong] + [add]
             if not iface.up:
-                fix.append(Cmd.link_up(ns, end.ifname))
+                fix.append(commands.link_up(ns, end.ifname))
             missing = (_("{end} has address {have}, not {want}").format(end=end, have=have, want=end.address) if have
                        else _("{end} has no address; the plan gives it {want}").format(end=end, want=end.address))
             return item("addresses", target, False, missing=missing, hints=(idea, shape, "\n".join(fix)))
@@ -723,7 +664,7 @@ class _Grader:
             return item("addresses", target, False, right=_("{end} has address {want}").format(end=end, want=end.address),
                         missing=_("{end} is down").format(end=end),
                         hints=(_("An interface carries traffic only when it is up."), "ip -n NETNS link set IFNAME up",
-                               Cmd.link_up(ns, end.ifname)))
+                               commands.link_up(ns, end.ifname)))
         return item("addresses", target, True, right=_("{end} has address {want} and is up").format(
             end=end, want=end.address), command=add)
 
@@ -739,17 +680,17 @@ class _Grader:
             a=link.a.address or "10.1.1.1/24", b=link.b.address or "10.1.1.2/24")
         shape = "ip -n NETNS addr add ADDRESS/PREFIX dev IFNAME\nip -n NETNS link set IFNAME up"
         iface = self.iface(end)
-        fix = [Cmd.addr_add(ns, suggestion, end.ifname)]
+        fix = [commands.addr_add(ns, suggestion, end.ifname)]
         if address is not None and problem:
-            fix.insert(0, Cmd.addr_del(ns, address, end.ifname))
+            fix.insert(0, commands.addr_del(ns, address, end.ifname))
         mine, theirs = self._v4(iface), self._v4(self.iface(link.other(end.node)))
         if mine and theirs and not any(m.network == t.network for m in mine for t in theirs):
             b = link.b  # both addressed, in two subnets: one fix for both items, moving the second end
             nb = self.ns(b.node)
-            fix = [Cmd.addr_del(nb, a, b.ifname) for a in self._v4(self.iface(b))] + \
-                [Cmd.addr_add(nb, self._suggest(link, b), b.ifname)]
+            fix = [commands.addr_del(nb, a, b.ifname) for a in self._v4(self.iface(b))] + \
+                [commands.addr_add(nb, self._suggest(link, b), b.ifname)]
         if iface is not None and not iface.up:
-            fix.append(Cmd.link_up(ns, end.ifname))
+            fix.append(commands.link_up(ns, end.ifname))
         if iface is None:
             return item("addresses", target, False, missing=problem,
                         hints=(_("Create the link first (section links), then address it."), shape, "\n".join(fix)))
@@ -759,9 +700,9 @@ class _Grader:
             return item("addresses", target, False, right=_("{end} has address {have} (your choice)").format(
                 end=end, have=address), missing=_("{end} is down").format(end=end),
                 hints=(_("An interface carries traffic only when it is up."), "ip -n NETNS link set IFNAME up",
-                       Cmd.link_up(ns, end.ifname)))
+                       commands.link_up(ns, end.ifname)))
         return item("addresses", target, True, right=_("{end} has address {have} (your choice) and is up").format(
-            end=end, have=address), command=Cmd.addr_add(ns, address, end.ifname))
+            end=end, have=address), command=commands.addr_add(ns, address, end.ifname))
 
     # --- forwarding --------------------------------------------------------------------------------------
     def forwarding(self) -> list[CheckItem]:
@@ -769,7 +710,7 @@ class _Grader:
         for node in self.topo.nodes:
             s = self.live[node.name]
             want = node.forwarding
-            cmd = Cmd.forwarding(self.ns(node.name), want)
+            cmd = commands.forwarding(self.ns(node.name), want)
             shape = "ip netns exec NETNS sysctl -w net.ipv4.ip_forward=1|0"
             if not s.exists:
                 out.append(self.missing_node_item("forwarding", node.name, node.name))
@@ -801,8 +742,8 @@ class _Grader:
             s = self.live[node.name]
             have = {r.dst: r for r in s.routes if r.gateway} if s.exists else {}
             for route in node.routes:
-                dst = "default" if route.is_default else str(route.dst)
-                cmd = Cmd.route(self.ns(node.name), route)
+                dst = route.destination
+                cmd = commands.route(self.ns(node.name), route)
                 target = f"{node.name}: {route}"
                 idea = _("This course asks for exactly the routes of the plan.")
                 shape = "ip -n NETNS route add PREFIX via GATEWAY"
@@ -817,7 +758,7 @@ class _Grader:
                                     missing=_("{node} routes {dst} via {have}, not via {want}").format(
                                         node=node.name, dst=dst, have=got.gateway, want=route.via),
                                     hints=(idea, shape.replace(" add ", " replace "),
-                                           Cmd.route(self.ns(node.name), route, "replace"))))
+                                           commands.route(self.ns(node.name), route, "replace"))))
                 else:
                     out.append(item("routes", target, True, right=_("{node} has the route {route}").format(
                         node=node.name, route=route), command=cmd))
@@ -1127,16 +1068,15 @@ class _RouteGrader:
             return item("routes", node, True,
                         right=_("the routes of {node} take every packet the figure asks for to its destination "
                                 "and back").format(node=node) + (f" ({'; '.join(live)})" if live else ""),
-                        command="\n".join(Cmd.route(ns, r) for r in plan), solution=solution)
+                        command="\n".join(commands.route(ns, r) for r in plan), solution=solution)
         problems: list[str] = []
         fix: list[str] = []
         live = {r.dst: r for r in g.live[node].routes if r.gateway}
         for (reason, detail), dsts in sorted(faults.items()):
             plan_routes = {self._plan_route(node, d) for d in dsts} - {None}
             for r in sorted(plan_routes, key=str):
-                dst = "default" if r.is_default else str(r.dst)
-                have = live.get(dst)
-                fix.append(Cmd.route(ns, r, "add" if have is None else "replace"))
+                have = live.get(r.destination)
+                fix.append(commands.route(ns, r, "add" if have is None else "replace"))
             who = self._who(dsts)
             if reason == "no_route":
                 text = _("{node} has no route to {who}").format(node=node, who=who)

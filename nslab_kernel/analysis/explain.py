@@ -16,11 +16,12 @@ import html
 import ipaddress
 from dataclasses import asdict, dataclass, field
 
+from ..core import commands
 from ..core.i18n import N_, _, resolve
-from .checker import resolve_choices
 from ..core.state import NodeState
 from ..model.lookup import KernelView
 from ..model.topology import Route, Topology
+from .checker import resolve_choices
 
 MAX_HOPS = 64
 CAUSES = ("ok", "no_route_at_source", "not_forwarding", "no_route_onward", "no_return_route", "link_down",
@@ -136,15 +137,13 @@ class Walker:
         return best
 
     def _route_cmd(self, node: str, route: Route, verb: str = "add") -> str:
-        dst = "default" if route.is_default else str(route.dst)
-        return f"ip -n {self._ns(node)} route {verb} {dst} via {route.via}" + (f" dev {route.dev}" if route.dev else "")
+        return commands.route(self._ns(node), route, verb)
 
     def _missing_routes(self, node: str, only_if: str | None = None) -> list[str]:
         live = {r.dst for r in self.state.nodes[node].routes if r.gateway}
         out = []
         for r in self.topo.node(node).routes:
-            dst = "default" if r.is_default else str(r.dst)
-            if dst in live:
+            if r.destination in live:
                 continue
             if only_if is not None:
                 end = next((e for e in self.topo.endpoints_of(node) if e.address is not None and r.via in e.address.network), None)
@@ -164,11 +163,11 @@ class Walker:
         if end is not None and end.address is not None and iface is not None and not chosen:
             for have in iface.addresses:
                 if have != str(end.address):
-                    fix.append(f"ip -n {ns} addr del {have} dev {ifname}")
+                    fix.append(commands.addr_del(ns, have, ifname))
             if str(end.address) not in iface.addresses:
-                fix.append(f"ip -n {ns} addr add {end.address} dev {ifname}")
+                fix.append(commands.addr_add(ns, end.address, ifname))
         if iface is not None and not iface.up:
-            fix.append(f"ip -n {ns} link set {ifname} up")
+            fix.append(commands.link_up(ns, ifname))
         return fix + self._missing_routes(node, None if any("addr" in f for f in fix) else ifname)
 
     # --- the walk ------------------------------------------------------------------------------------
@@ -211,15 +210,15 @@ class Walker:
         for _hop in range(MAX_HOPS):
             st = self.state.nodes.get(node)
             if st is None or not st.exists:
-                return self._fail("node_missing", node, "", [f"nslab up  # or: ip netns add {self._ns(node)}"],
-                                  hops, ctx, reply), None, src_ip
+                fix = [commands.alternatively(commands.nslab_up(), commands.netns_add(self._ns(node)))]
+                return self._fail("node_missing", node, "", fix, hops, ctx, reply), None, src_ip
             if target in _ips(st):
                 hops.append(Hop(node, direction, iif, None, None, "local"))
                 return None, node, src_ip
             if iif is not None and not st.forwarding:
                 hops.append(Hop(node, direction, iif, None, None, "not forwarded"))
                 return self._fail("not_forwarding", node, f"{node}:{iif}",
-                                  [f"ip netns exec {self._ns(node)} sysctl -w net.ipv4.ip_forward=1"], hops, ctx, reply), None, src_ip
+                                  [commands.forwarding(self._ns(node), True)], hops, ctx, reply), None, src_ip
             look = self.view.route_get(node, target, src_ip if iif else None, iif)
             if iif is not None and src_ip is not None and src_ip in _ips(st):
                 return self._loop(node, target, hops, ctx, reply), None, src_ip
@@ -294,7 +293,7 @@ class Walker:
         for n in dict.fromkeys(cycle):  # the loop's routes that differ from the topology's
             want = self._topology_route(n, target)
             live = next((r for r in self.state.nodes[n].routes if r.gateway and want is not None
-                         and r.dst == ("default" if want.is_default else str(want.dst))), None)
+                         and r.dst == want.destination), None)
             if want is not None and (live is None or live.gateway != str(want.via)):
                 fix.append(self._route_cmd(n, want, "replace"))
         return self._fail("routing_loop", node, " -> ".join(cycle), fix, hops, ctx, reply)

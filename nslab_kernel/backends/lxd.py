@@ -17,17 +17,18 @@ import shutil
 import subprocess
 import threading
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from ..core.i18n import N_, _
+from ..core import commands, records
 from ..core.errors import BackendError, InputError, NameClash, PrivilegeError
-from ..core import records
+from ..core.i18n import N_, _
 from ..core.records import Record
+from ..core.state import NodeHandle, NodeStatus
 from ..core.steps import Step
-from ..kernel import nsfs
+from ..kernel import fanout, nsfs
 from ..kernel.pty import ShellCommand, container_shell
 from ..model.topology import Topology
-from .base import Backend, ExecResult, NodeHandle
+from .base import Backend, ExecResult
 from .images import DEFAULT_IMAGE, ensure_image
 from .netns import require_netns_privileges
 
@@ -66,40 +67,6 @@ def init_pids() -> dict[str, int]:
         if len(nspid) >= 2 and nspid[-1] == "1":
             out[match.group(1)] = int(entry.name)
     return out
-
-
-def _parallel(fn: Callable[[Any], Any], items: Sequence[Any], workers: int = 8) -> list[Any]:
-    """``[fn(x) for x in items]`` on a few plain threads, errors re-raised after all finish.
-
-    Not ``concurrent.futures``: it refuses new work once the interpreter is exiting,
-    which is exactly when a kernel's at-exit hook takes its lab down.
-    """
-    results: list[Any] = [None] * len(items)
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-    todo = list(enumerate(items))
-
-    def work() -> None:
-        while True:
-            with lock:
-                if not todo or errors:
-                    return
-                i, item = todo.pop(0)
-            try:
-                results[i] = fn(item)
-            except BaseException as exc:  # noqa: BLE001 - re-raised below
-                with lock:
-                    errors.append(exc)
-
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(workers, len(items))))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        while t.is_alive():
-            t.join(0.2)
-    if errors:
-        raise errors[0]
-    return results
 
 
 def socket_path() -> str | None:
@@ -207,7 +174,7 @@ class LxdBackend(Backend):
     def _ours(instance: Any, record: Record | None) -> bool:
         return record is not None and instance.config.get(TAG_INSTANCE) == record.instance
 
-    def node_state(self, topo: Topology, record: Record | None, node: str) -> str:
+    def node_state(self, topo: Topology, record: Record | None, node: str) -> NodeStatus:
         cname, name = topo.container_name(node), topo.netns_name(node)
         # Fast path: the name is the symlink nslab recorded, and it leads to the init of
         # the container nslab created (the record says which containers are ours).
@@ -219,24 +186,24 @@ class LxdBackend(Backend):
                 return self._link_state(name, int(match.group(1)))
         inst = self._instance(cname)
         if inst is None:
-            return "missing"
+            return NodeStatus.MISSING
         if not self._ours(inst, record):
-            return "foreign"
+            return NodeStatus.FOREIGN
         if inst.status != "Running":
-            return "stopped"
+            return NodeStatus.STOPPED
         return self._link_state(name, self._pid(inst))
 
     @staticmethod
-    def _link_state(name: str, pid: int) -> str:
+    def _link_state(name: str, pid: int) -> NodeStatus:
         path = nsfs.netns_path(name)
         if not os.path.lexists(path):
-            return "unnamed"
+            return NodeStatus.UNNAMED
         try:
             linked = os.stat(path).st_ino
             current = os.stat(f"/proc/{pid}/ns/net").st_ino
         except OSError:
-            return "stale"  # dangling: the process it named is gone
-        return "up" if linked == current else "stale"
+            return NodeStatus.STALE  # dangling: the process it named is gone
+        return NodeStatus.UP if linked == current else NodeStatus.STALE
 
     # --- creating ----------------------------------------------------------------------------
     def create_nodes(self, topo: Topology, record: Record, nodes: Sequence[str], progress=None) -> list[Step]:
@@ -282,22 +249,22 @@ class LxdBackend(Backend):
                 except Exception as exc:
                     raise BackendError(f"LXD could not create container '{cname}' from image '{image}': "
                                        f"{_lxd_text(exc)}") from None
-                mine.append(Step("container", node, f"lxc init {image} {cname}", True))
+                mine.append(Step("container", node, commands.lxc_init(image, cname), True))
             else:
-                mine.append(Step("container", node, f"lxc init {image} {cname}", False))
+                mine.append(Step("container", node, commands.lxc_init(image, cname), False))
             if inst.status != "Running":
                 try:
                     inst.start(wait=True)
                 except Exception as exc:
                     raise BackendError(f"LXD could not start container '{cname}': {_lxd_text(exc)}") from None
-                mine.append(Step("start", node, f"lxc start {cname}", True))
+                mine.append(Step("start", node, commands.lxc_start(cname), True))
             else:
-                mine.append(Step("start", node, f"lxc start {cname}", False))
+                mine.append(Step("start", node, commands.lxc_start(cname), False))
             mine.append(self._ensure_link(record, topo.netns_name(node), self._pid(inst)))
             if progress:
                 progress(node)
 
-        _parallel(lambda item: one(*item), plan)
+        fanout.each(lambda item: one(*item), plan, workers=8, name="nslab-lxd")
         return [s for n in nodes for s in steps[n]]
 
     def _default_nics(self) -> dict[str, Any]:
@@ -312,9 +279,9 @@ class LxdBackend(Backend):
         """Name the container's netns the activity's way: /var/run/netns/NAME -> /proc/PID/ns/net."""
         path = nsfs.netns_path(name)
         target = f"/proc/{pid}/ns/net"
-        command = f"ln -sf {target} {path}"
+        command = commands.netns_link(pid, path)
         state = self._link_state(name, pid)
-        if state == "up":
+        if state == NodeStatus.UP:
             return Step("netns", name, command, False, f"-> {target}")
         record.append(t="symlink", name=name, pid=pid)
         note = f"-> {target}"
@@ -331,7 +298,8 @@ class LxdBackend(Backend):
         for entry in record.of_type("container"):
             if entry["name"] not in names:
                 names.append(entry["name"])
-        steps += _parallel(lambda n: self._remove_container(n, record.instance), list(reversed(names)))
+        steps += fanout.each(lambda n: self._remove_container(n, record.instance), list(reversed(names)), workers=8,
+                             name="nslab-lxd")
         seen = set()
         for entry in reversed(record.of_type("symlink")):
             if entry["name"] in seen:
@@ -371,7 +339,7 @@ class LxdBackend(Backend):
                     time.sleep(0.1)
 
     def _remove_container(self, name: str, instance: str) -> Step:
-        command = f"lxc delete --force {name}"
+        command = commands.lxc_delete(name)
         self._wait_for_operations(name)
         inst = self._instance(name)
         if inst is None:
@@ -393,9 +361,15 @@ class LxdBackend(Backend):
         user's, another test's) is not an orphan, and one without the tag is left alone.
         """
         ledger = records.ledger_id()
-        return [i for i in self.client.instances.all()
-                if i.config.get(TAG_INSTANCE) and i.config.get(TAG_INSTANCE) not in known_instances
-                and i.config.get(TAG_LEDGER) == ledger]
+        out = []
+        for inst in self.client.instances.all():
+            try:
+                config = inst.config
+            except Exception:  # noqa: BLE001 - deleted while listed (the daemon is shared): not ours to judge
+                continue
+            if config.get(TAG_LEDGER) == ledger and config.get(TAG_INSTANCE) not in (None, *known_instances):
+                out.append(inst)
+        return out
 
     def remove_orphan(self, inst: Any) -> list[Step]:
         pid = self._pid(inst) if inst.status == "Running" else None
@@ -445,7 +419,7 @@ def _recorded_link(record: Record | None, name: str) -> bool:
 def remove_symlink(name: str, pids: set[int]) -> Step:
     """Remove a netns name only if it is still the symlink nslab made (to a recorded init PID)."""
     path = nsfs.netns_path(name)
-    command = f"rm {path}"
+    command = commands.remove(path)
     if not os.path.lexists(path):
         return Step("delete", name, command, False, "already gone")
     if not os.path.islink(path):

@@ -7,14 +7,16 @@ import os
 import subprocess
 from typing import Sequence
 
-from ..core.i18n import N_, _
+from ..core import commands
 from ..core.errors import BackendError, NameClash, PrivilegeError
+from ..core.i18n import N_, _
 from ..core.records import Record
+from ..core.state import NodeHandle, NodeStatus
 from ..core.steps import Step
-from ..kernel import nsfs
+from ..kernel import fanout, nsfs
 from ..model.topology import Topology
 from . import rootless
-from .base import Backend, ExecResult, NodeHandle
+from .base import Backend, ExecResult
 
 PRIVILEGE_HINT = N_("run it as a normal user (nslab then builds labs in your own sandbox; in Jupyter, the kernel "
                     "'Python 3 (nslab)') or as root, or use backend 'sim' where neither works")
@@ -26,7 +28,7 @@ def require_netns_privileges() -> None:
         os.close(nsfs.unshare_net())
 
     try:
-        nsfs.run_in_thread(probe)
+        fanout.in_thread(probe)
     except PermissionError:
         raise PrivilegeError(_("creating network namespaces needs privileges (CAP_SYS_ADMIN) this process lacks: "
                                "{hint}").format(hint=_(PRIVILEGE_HINT))) from None
@@ -57,23 +59,23 @@ class NetnsBackend(Backend):
         name = topo.netns_name(node)
         return NodeHandle(node, name, nsfs.netns_path(name))
 
-    def node_state(self, topo: Topology, record: Record | None, node: str) -> str:
+    def node_state(self, topo: Topology, record: Record | None, node: str) -> NodeStatus:
         name = topo.netns_name(node)
         inode = nsfs.name_inode(name)
         if inode is None:
-            return "missing"
-        return "up" if inode in recorded_inodes(record, name) else "foreign"
+            return NodeStatus.MISSING
+        return NodeStatus.UP if inode in recorded_inodes(record, name) else NodeStatus.FOREIGN
 
     def create_nodes(self, topo: Topology, record: Record, nodes: Sequence[str], progress=None) -> list[Step]:
         steps: list[Step] = []
         todo: list[tuple[str, str]] = []
         for node in nodes:
             name = topo.netns_name(node)
-            command = f"ip netns add {name}"
+            command = commands.netns_add(name)
             state = self.node_state(topo, record, node)
-            if state == "up":
+            if state == NodeStatus.UP:
                 steps.append(Step("netns", node, command, False, name))
-            elif state == "foreign":
+            elif state == NodeStatus.FOREIGN:
                 raise NameClash(_("a network namespace named '{name}' already exists and nslab did not create it "
                                   "for lab '{lab}'; choose another lab name (--lab) or, if it is yours to remove, "
                                   "run: ip netns del {name}").format(name=name, lab=topo.name))
@@ -102,7 +104,7 @@ class NetnsBackend(Backend):
                     except FileExistsError:
                         raise NameClash(f"'{name}' appeared in {nsfs.NETNS_RUN_DIR} while nslab was creating it; "
                                         "another program uses that name: choose another lab name (--lab)") from None
-                    made.append(Step("netns", node, f"ip netns add {name}", True, name))
+                    made.append(Step("netns", node, commands.netns_add(name), True, name))
                     if progress:
                         progress(node)
             finally:
@@ -111,7 +113,7 @@ class NetnsBackend(Backend):
             return made
 
         try:
-            steps += nsfs.run_in_thread(build, name="nslab:create")
+            steps += fanout.in_thread(build, name="nslab:create")
         except PermissionError:
             raise PrivilegeError(_("creating network namespaces needs privileges (CAP_SYS_ADMIN) this process lacks: "
                                    "{hint}").format(hint=_(PRIVILEGE_HINT))) from None
@@ -134,7 +136,7 @@ class NetnsBackend(Backend):
 
 def remove_netns_name(name: str, inodes: set[int]) -> Step:
     """Remove a netns name only if it still refers to a namespace nslab recorded."""
-    command = f"ip netns del {name}"
+    command = commands.netns_del(name)
     path = nsfs.netns_path(name)
     current = nsfs.name_inode(name)
     if current is None:

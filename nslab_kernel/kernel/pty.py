@@ -35,6 +35,8 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from ptyprocess import PtyProcess  # the maintained pty spawner Jupyter's own terminals (terminado) use
 
+from ..core import commands
+
 SCROLLBACK_BYTES = 256 * 1024
 CHUNK = 64 * 1024
 COALESCE_SECONDS = 0.004  # gather output arriving within 4 ms into one message
@@ -83,8 +85,8 @@ def netns_shell(node: str, netns: str, path: str, shell: str | None = None) -> S
         word = os.path.basename(argv[0])
         env["PS1"] = f"({node}) # "
     if os.path.dirname(path) in ("/var/run/netns", "/run/netns") and os.path.basename(path) == netns:
-        return ShellCommand(node, ("ip", "netns", "exec", netns), argv, f"ip netns exec {netns} {word}", env)
-    return ShellCommand(node, ("nsenter", f"--net={path}", "--"), argv, f"nsenter --net={path} {word}", env)
+        return ShellCommand(node, ("ip", "netns", "exec", netns), argv, commands.netns_exec(netns, word), env)
+    return ShellCommand(node, ("nsenter", f"--net={path}", "--"), argv, commands.nsenter_net(path, word), env)
 
 
 def container_shell(node: str, container: str, init_pid: int, shell: str = "/bin/sh") -> ShellCommand:
@@ -97,7 +99,7 @@ def container_shell(node: str, container: str, init_pid: int, shell: str = "/bin
     """
     env = {**SHELL_ENV, "NSLAB_NODE": node, "HOME": "/root", "PS1": f"({node}) \\w # "}
     enter = ("nsenter", "-t", str(init_pid), "-a", "-r", "-w", "--")
-    return ShellCommand(node, enter, (shell, "-i"), f"lxc exec {container} -- {os.path.basename(shell)}", env)
+    return ShellCommand(node, enter, (shell, "-i"), commands.lxc_exec(container, os.path.basename(shell)), env)
 
 
 # --- who a process is ---------------------------------------------------------------------------

@@ -14,7 +14,6 @@ Typical use::
 
 from __future__ import annotations
 
-import re
 import shlex
 from typing import Any, Callable, Iterable, Sequence
 
@@ -25,12 +24,12 @@ from ..backends.base import NodeWork
 from ..backends.lxd import LxdBackend, socket_path
 from ..core import records
 from ..core.i18n import N_, _
-from ..core.errors import BackendError, InputError, LabBusy, LabNotFound, RecordError
+from ..core.errors import BackendError, InputError, LabNotFound, RecordError
 from ..core.results import PingMatrix
-from ..core.state import LabState
+from ..core.state import LabState, NodeHandle, NodeStatus
 from ..core.steps import Report
 from ..model import schema
-from ..model.routing import Forwarder
+from ..model.routing import Forwarder, ping_targets
 from ..model.topology import Endpoint, Link, Topology
 from . import terminals
 
@@ -106,7 +105,7 @@ class Lab:
                                "(nslab down --lab {lab}) or choose another name with --lab").format(lab=self.name))
         return record
 
-    def _handles(self, nodes: Iterable[str]) -> dict[str, tuple[str, str]]:
+    def _handles(self, nodes: Iterable[str]) -> dict[str, NodeHandle]:
         return self.backend.handles(self.topology, nodes)
 
     # --- applying ----------------------------------------------------------------------------
@@ -241,7 +240,7 @@ class Lab:
     def delete_route(self, node: str, destination: str) -> Report:
         """Delete a node's route to ``destination`` (a prefix or 'default'): for demos that break things."""
         route = next((r for r in self.topology.node(node).routes
-                      if str(r.dst) == destination or (destination == "default" and r.is_default)), None)
+                      if destination in (str(r.dst), r.destination)), None)
         if route is None:
             raise InputError(_("{node} has no route to {destination} in the topology; its routes: {routes}").format(
                 node=node, destination=destination,
@@ -274,20 +273,20 @@ class Lab:
     def _require_nodes(self, record: records.Record, nodes: Iterable[str]) -> None:
         """Each node must exist as nslab made it; otherwise say what is wrong and what to run."""
         states = {n: self.backend.node_state(self.topology, record, n) for n in sorted(nodes)}
-        bad = {n: s for n, s in states.items() if s != "up"}
+        bad = {n: s for n, s in states.items() if s != NodeStatus.UP}
         if not bad:
             return
         node, state = next(iter(bad.items()))
         others = (" " + _("(and {n} more)").format(n=len(bad) - 1)) if len(bad) > 1 else ""
         why = {
-            "missing": N_("node '{node}' of lab '{lab}' does not exist yet: create it first (lab.up() or lab.add_node())"),
-            "stale": N_("node '{node}' of lab '{lab}' has a stale netns name: its container restarted, so the name "
+            NodeStatus.MISSING: N_("node '{node}' of lab '{lab}' does not exist yet: create it first (lab.up() or lab.add_node())"),
+            NodeStatus.STALE: N_("node '{node}' of lab '{lab}' has a stale netns name: its container restarted, so the name "
                         "points at a namespace that is gone; run up again (nslab up / lab.up()) to re-link and "
                         "re-apply it"),
-            "unnamed": N_("node '{node}' of lab '{lab}' has no netns name yet: run up again to link it"),
-            "stopped": N_("node '{node}' of lab '{lab}' is a stopped container: run up again to start it and "
+            NodeStatus.UNNAMED: N_("node '{node}' of lab '{lab}' has no netns name yet: run up again to link it"),
+            NodeStatus.STOPPED: N_("node '{node}' of lab '{lab}' is a stopped container: run up again to start it and "
                           "re-apply its part of the lab"),
-            "foreign": N_("node '{node}' of lab '{lab}' exists but was not created by nslab for this lab; nslab "
+            NodeStatus.FOREIGN: N_("node '{node}' of lab '{lab}' exists but was not created by nslab for this lab; nslab "
                           "will not touch it (lab.check() grades it as it is)"),
         }.get(state, N_("node '{node}' of lab '{lab}' is {state}"))
         raise InputError(_(why).format(node=node, lab=self.name, state=state) + others)
@@ -304,9 +303,7 @@ class Lab:
     # --- looking at it ---------------------------------------------------------------------------
     def targets(self) -> dict[str, list[tuple[str, str]]]:
         """For each node, (node, address) of every address of every other node."""
-        topo = self.topology
-        everyone = [(n, str(addr.ip)) for n in topo.node_names for addr in topo.addresses_of(n)]
-        return {src: [t for t in everyone if t[0] != src] for src in topo.node_names}
+        return ping_targets(self.topology)
 
     def expected(self) -> dict[tuple[str, str], bool]:
         """What the topology says each probe should do (its target state); computed once per lab."""
@@ -346,7 +343,7 @@ class Lab:
         for n in self.topology.node_names:
             h = self.backend.handle(self.topology, n)
             nodes[n] = {"netns": h.netns, "state": self.backend.node_state(self.topology, record, n)}
-        up = sum(v["state"] == "up" for v in nodes.values())
+        up = sum(v["state"] == NodeStatus.UP for v in nodes.values())
         return {"lab": self.name, "backend": self.backend.name, "recorded": record is not None,
                 "nodes": nodes, "up": up, "total": len(nodes), "links": len(self.topology.links)}
 
@@ -403,8 +400,7 @@ def cleanup(lxd: bool | None = None) -> list[Report]:
     reports = []
     problems = []
     known: set[str] = set()
-    for path in records.all_records():
-        lab = path.name[: -len(".jsonl")]
+    for lab in records.lab_names():
         try:
             record = records.read(lab)
             known.add(record.instance)
@@ -412,7 +408,7 @@ def cleanup(lxd: bool | None = None) -> list[Report]:
         except RecordError as exc:
             problems.append(str(exc))
             try:  # never remove containers whose (unreadable) record may still name them
-                known.update(_instances_in(path))
+                known.update(records.instances_in(records.record_path(lab)))
             except OSError:
                 pass
         except LabNotFound:
@@ -432,18 +428,7 @@ def cleanup(lxd: bool | None = None) -> list[Report]:
                 report.add(backend.remove_orphan(inst))
                 reports.append(report)
     records.remove_stale_temporaries()
-    for lock in sorted(records.labs_dir().glob("*.lock")) if records.labs_dir().is_dir() else []:
-        lab = lock.name[: -len(".lock")]
-        if not records.record_path(lab).exists():
-            try:
-                with records.lock(lab, wait=0):
-                    pass  # leaving the lock of a lab without a record removes the file
-            except LabBusy:
-                pass  # someone is bringing it up right now
+    records.remove_unused_locks()
     if problems:
         raise RecordError("; ".join(problems))
     return reports
-
-
-def _instances_in(path) -> set[str]:
-    return set(re.findall(r'"instance": "([0-9a-f]{32})"', path.read_text(errors="replace")))

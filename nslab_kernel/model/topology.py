@@ -46,8 +46,13 @@ class Route:
     def is_default(self) -> bool:
         return self.dst == DEFAULT_NET
 
+    @property
+    def destination(self) -> str:
+        """The destination as ip writes it: ``default`` or the prefix."""
+        return "default" if self.is_default else str(self.dst)
+
     def __str__(self) -> str:
-        text = f"{'default' if self.is_default else self.dst} via {self.via}"
+        text = f"{self.destination} via {self.via}"
         return f"{text} dev {self.dev}" if self.dev else text
 
     @classmethod
