@@ -121,7 +121,7 @@ class Walker:
         self.view = view
         self.state = view.state
         self.lang = resolve(lang)
-        if any(link.choose for link in topo.links):  # the student's own addresses, where the figure lets them choose
+        if any(link.student_chooses for link in topo.links):  # the student's own addresses, where the figure lets them choose
             self.topo = resolve_choices(topo, self.state)
 
     # --- fixes, from the topology (the target) ------------------------------------------------------
@@ -159,7 +159,7 @@ class Walker:
         end = next((e for e in self.topo.endpoints_of(node) if e.ifname == ifname), None)
         ns = self._ns(node)
         fix = []
-        chosen = any(l.choose for l in self.topo.links_of(node) if l.end(node).ifname == ifname)
+        chosen = any(l.student_chooses for l in self.topo.links_of(node) if l.end(node).ifname == ifname)
         if end is not None and end.address is not None and iface is not None and not chosen:
             for have in iface.addresses:
                 if have != str(end.address):
@@ -177,7 +177,7 @@ class Walker:
         if iface is None or end is None or end.address is None:
             return None
         link = next((l for l in self.topo.links_of(node) if l.end(node).ifname == ifname), None)
-        if link is not None and link.choose:  # the student's choice: only the other end's subnet counts
+        if link is not None and link.student_chooses:  # the student's choice: only the other end's subnet counts
             peer = self.state.nodes.get(link.other(node).node)
             theirs = peer.interface(link.other(node).ifname) if peer is not None and peer.exists else None
             nets = {ipaddress.IPv4Interface(a).network for a in (theirs.addresses if theirs else ())}
@@ -259,7 +259,7 @@ class Walker:
                 return self._fail("link_down", node, f"{node}:{oif}", self._interface_fix(node, oif), hops, ctx, reply), None, src_ip
             peer = iface.peer
             if not peer:
-                return self._fail("next_hop_missing", node, f"via {next_hop} dev {oif} (no peer)", [], hops, ctx, reply), None, src_ip
+                return self._fail("next_hop_missing", node, f"via {next_hop} dev {oif} (" + _("no peer", self.lang) + ")", [], hops, ctx, reply), None, src_ip
             pnode, pif = peer.split(":", 1)
             pstate = self.state.nodes[pnode]
             piface = pstate.interface(pif)
@@ -279,8 +279,10 @@ class Walker:
                 fix = [self._route_cmd(node, want, "replace")] if want is not None and str(want.via) != next_hop else []
                 if not fix:
                     fix = self._interface_fix(pnode, pif)
-                return self._fail("next_hop_missing", node, f"via {next_hop} dev {oif} ({pnode}:{pif} has "
-                                  f"{', '.join(piface.addresses) or 'no address'})", fix, hops, ctx, reply), None, src_ip
+                has = (_("{end} has {addresses}", self.lang).format(end=f"{pnode}:{pif}", addresses=", ".join(piface.addresses))
+                       if piface.addresses else _("{end} has no address", self.lang).format(end=f"{pnode}:{pif}"))
+                return self._fail("next_hop_missing", node, f"via {next_hop} dev {oif} ({has})", fix, hops, ctx,
+                                  reply), None, src_ip
             node, iif = pnode, pif
         return self._loop(node, target, hops, ctx, reply), None, src_ip
 

@@ -282,3 +282,43 @@ def test_netns_check_before_anything_exists_suggests_ip_netns_add(root, h2state)
     report = Lab.load("figure1", lab=h2name()).check(["nodes"])
     assert report.scores() == {"nodes": (0, 7)}
     assert report.items[0].hint(3) == f"ip netns add {report.lab}-h1"
+
+
+def test_a_veth_left_in_the_host_is_told_to_move_and_the_hint_works(hand_built, tmp_path):
+    """The activity makes the veth on the host, then moves each end: a student who forgets the move is told so,
+    with the exact commands; running them makes the item pass.  Hints escalate on repeated failure."""
+    name = h2name()
+    data = nslab_kernel.load("two-containers").to_dict()
+    data.update(name=name, naming={"netns": "net-{lab}-{node}"})
+    data["links"][0]["endpoints"] = [f"contenedor1:{name}a", f"contenedor2:{name}b"]
+    path = tmp_path / "moved.yaml"
+    path.write_text(yaml.safe_dump(data))
+    topo = nslab_kernel.load(str(path))
+    for node in topo.node_names:
+        subprocess.run(["ip", "netns", "add", topo.netns_name(node)], check=True)
+    try:
+        host_if = sorted(n for n in os.listdir("/sys/class/net") if n != "lo")[0]  # the host's own, not a veth
+        own = dict(data, links=[dict(data["links"][0], endpoints=[f"contenedor1:{host_if}", f"contenedor2:{host_if}"])])
+        assert check(nslab_kernel.parse(yaml.safe_dump(own)), ["links"]).failed[0].missing.startswith(
+            "there is no veth between")  # a host interface of that name is not "a veth left in the host"
+        subprocess.run(["ip", "link", "add", f"{name}a", "type", "veth", "peer", "name", f"{name}b"], check=True)
+        lab = Lab.load(str(path))
+        levels = []
+        for _attempt in range(3):
+            report = lab.check(["links"], hints="escalate")
+            levels.append(report.level_of(report.failed[0]))
+        assert levels == [1, 2, 3]
+        it = report.failed[0]
+        assert "host" in it.missing
+        assert it.hint(3) == (f"ip link set dev {name}a netns {topo.netns_name('contenedor1')}\n"
+                              f"ip link set dev {name}b netns {topo.netns_name('contenedor2')}")
+        first, second = it.hint(3).splitlines()
+        subprocess.run(first.split(), check=True)  # one end moved, the other still in the host: says which
+        half = lab.check(["links"]).failed[0]
+        assert half.hint(3) == second and f"{name}b" in half.missing
+        subprocess.run(second.split(), check=True)
+        assert lab.check(["links"], hints="escalate").passed
+
+    finally:
+        subprocess.run(["ip", "link", "del", f"{name}a"], capture_output=True)
+        remove_netns(topo)

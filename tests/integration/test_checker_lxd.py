@@ -120,3 +120,18 @@ def test_hand_built_two_containers_on_lxd_graded_5_of_5(lxd_lab):
     after = Lab.load(path, backend="lxd").check(["nodes"])
     bad = next(i for i in after.failed if i.target == "contenedor2")
     assert f"ln -sf /proc/{init_pid(c2)}/ns/net /var/run/netns/{n2}" in bad.hint(3)
+
+
+def test_a_lab_nslab_built_on_lxd_is_graded_the_same(lxd_lab):
+    topo, path = lxd_lab
+    lab = Lab.load(path, backend="lxd")
+    lab.up()
+    try:
+        report = lab.check()
+        assert report.passed and report.nbgrader()["score"] == 5, str(report)
+        out = run_nslab("check", path, "--nbgrader")  # the record says LXD
+        assert out.returncode == 0 and json.loads(out.stdout)["score"] == 5, out.stdout + out.stderr
+        assert "container" in next(i.right for i in report.items if i.section == "nodes")
+    finally:
+        lab.down()
+    assert not records.record_path(topo.name).exists()

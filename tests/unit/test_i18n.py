@@ -101,3 +101,17 @@ def test_cli_follows_lang():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={"LANG": "es_ES.UTF-8", "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "todo lo comprobado está bien", out.stderr
+
+
+def test_no_message_hides_inside_an_f_string():
+    """Babel cannot extract ``_("...")`` written inside an f-string: such a message would never be translated."""
+    import ast
+    hidden = []
+    for path in sorted(i18n.LOCALE_DIR.parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.JoinedStr):
+                for inner in ast.walk(node):
+                    if (isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id in ("_", "N_")
+                            and inner.args and isinstance(inner.args[0], ast.Constant)):
+                        hidden.append(f"{path.name}:{inner.lineno}: {inner.args[0].value!r}")
+    assert not hidden, hidden
