@@ -313,6 +313,17 @@ def test_auto_picks_netns_for_a_student_and_says_why(students):
     proc = a.python("from nslab_kernel.lifecycle import session; print('chosen:', session.choose_backend('auto'))")
     assert proc.returncode == 0, proc.stderr
     assert "chosen: netns" in proc.stdout and "You are not root" in proc.stdout and "LXD is not used" in proc.stdout
+    # ... in the notebook's language
+    proc = a.python("import nslab_kernel; nslab_kernel.set_language('es')\n"
+                    "from nslab_kernel.lifecycle import session\n"
+                    "from nslab_kernel.core.i18n import english_leaks\n"
+                    "import io, contextlib\n"
+                    "out = io.StringIO()\n"
+                    "with contextlib.redirect_stdout(out):\n    chosen = session.choose_backend('auto')\n"
+                    "print(chosen, out.getvalue(), english_leaks(out.getvalue(), lang='es'))")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("netns No eres root") and "equivale a ser root" in proc.stdout
+    assert proc.stdout.rstrip().endswith("[]")  # no English left
 
     # a process that already runs threads (a Jupyter kernel started outside the sandbox) cannot enter:
     # auto falls back to the simulation and says which kernel to choose; netns says so as an error
@@ -333,6 +344,8 @@ def test_doctor_as_a_student(students):
     a, _b = students
     checks = {c["name"]: c for c in json.loads(a.ok("doctor", "--json"))}
     assert checks["sandbox"]["ok"] and checks["sandbox"]["required"] and checks["namespaces"]["ok"]
+    inside = {c["name"]: c for c in json.loads(a.ok("shell", "-c", f"{NSLAB} doctor --json"))}  # a notebook's view
+    assert inside["sandbox"]["ok"] and inside["namespaces"]["ok"]
     assert checks["lxd"]["ok"] and "root-equivalent" in checks["lxd"]["detail"]
 
     # a container whose seccomp profile blocks unshare(CLONE_NEWUSER), for real (a filter like Docker's)
