@@ -234,6 +234,8 @@ def test_shell_shows_the_users_own_labs(students):
         assert sorted(n for n in listed if not n.startswith("(")) == sorted(f"{lab}-{n}" for n in FIG1)
         assert b.ok("shell", "-c", "ip netns list").strip() == ""
         assert "10.0.1.2/24" in a.ok("exec", "--lab", lab, "h1", "--", "ip", "-4", "-br", "addr")
+        nested = json.loads(a.ok("shell", "-c", f"{NSLAB} status --json"))  # nslab typed inside: no second sandbox
+        assert [st["lab"] for st in nested["labs"]] == [lab] and nested["labs"][0]["up"] == 7
         # what a student types in the activity works in the sandbox as it does as root
         typed = a.run(NSLAB, "shell", "-c", f"ip netns add {lab}-x && ip netns exec {lab}-x ip link set lo up && "
                       f"ip netns exec {lab}-h1 ping -c1 -W1 10.0.4.2 >/dev/null && sysctl -n net.ipv4.ip_forward "
