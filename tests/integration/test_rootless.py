@@ -412,8 +412,7 @@ def test_papermill_runs_a_guided_notebook_as_a_student(students, tmp_path):
         nb = nbformat.read(out, 4)
         text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                        if o.get("output_type") == "stream")
-        result = [json.loads(line.split(" ", 1)[1]) for line in text.splitlines() if line.startswith("NSLAB_RESULT ")]
-        assert result and result[-1]["reachable"] and not result[-1]["failed"], text[-2000:]
+        assert "84/84 probes answered" in text, text[-2000:]  # the final ping matrix: every probe answered
         assert "net.ipv4.ip_forward = 1" in text  # the notebook's own !ip netns exec ... sysctl cell, in the sandbox
         assert ours_on_host(lab) == [] and not {n for n in netns_names() - host_before if n.startswith(lab)}
         assert json.loads(a.ok("status", "--json"))["labs"] == []  # the notebook's last cell took it down
@@ -436,8 +435,7 @@ def test_a_kernel_whose_sandbox_cannot_be_made_still_starts_and_says_why(student
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                    if o.get("output_type") == "stream")
     assert "user namespaces are blocked; 'nslab doctor' says how to allow them" in text and "backend: sim" in text
-    result = [json.loads(line.split(" ", 1)[1]) for line in text.splitlines() if line.startswith("NSLAB_RESULT ")]
-    assert result and result[-1]["reachable"]
+    assert "84/84 probes answered" in text, text[-2000:]
 
 
 def test_two_first_commands_at_once_share_one_new_sandbox(students):
