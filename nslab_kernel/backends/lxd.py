@@ -375,7 +375,7 @@ class LxdBackend(Backend):
         pid = self._pid(inst) if inst.status == "Running" else None
         steps = [self._remove_container(inst.name, inst.config[TAG_INSTANCE])]
         if pid:
-            for name in sorted(os.listdir(nsfs.NETNS_RUN_DIR)) if os.path.isdir(nsfs.NETNS_RUN_DIR) else []:
+            for name in nsfs.names():
                 path = nsfs.netns_path(name)
                 if os.path.islink(path) and os.readlink(path) == f"/proc/{pid}/ns/net":
                     steps.append(remove_symlink(name, {pid}))

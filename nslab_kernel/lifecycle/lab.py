@@ -44,7 +44,6 @@ class Lab:
     def __init__(self, topology: Topology, backend: str | Backend = "netns", **backend_options: Any):
         self.topology = topology
         self.backend = get_backend(backend, **backend_options)
-        self.progress: Callable[[str, int, int], None] | None = None
         self._expected: tuple[Topology, dict[tuple[str, str], bool]] | None = None
         self._observers: list[Callable[[], None]] = []
         self._watchers: list[Callable[[LabState | None, dict[str, set[str]]], None]] = []
@@ -182,7 +181,7 @@ class Lab:
             return report
         finally:
             # one progress bar per operation, finished when the operation is (red if it stopped)
-            close = getattr(progress or self.progress, "close", None)
+            close = getattr(progress, "close", None)
             if callable(close):
                 try:
                     close(ok)
@@ -195,7 +194,6 @@ class Lab:
                       ends: Sequence[Endpoint] | None) -> Report:
         topo = self.topology
         report = Report(f"{title} {self.name}")
-        progress = progress or self.progress
         self.backend.preflight()  # before the lock: a refused start leaves not even a records folder
         with records.lock(self.name):
             fresh = not records.record_path(self.name).exists()
