@@ -26,6 +26,7 @@ import html
 import ipaddress
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..backends import Backend, get_backend
@@ -43,6 +44,21 @@ SECTION_NAMES = {"nodes": N_("nodes"), "links": N_("links"), "addresses": N_("ad
                  "forwarding": N_("forwarding"), "routes": N_("routes"), "reachability": N_("reachability")}
 HINT_LEVELS = (1, 2, 3)
 MAX_HOPS = 64
+
+
+@lru_cache(maxsize=4096)
+def _iface(text: str) -> ipaddress.IPv4Interface:
+    return ipaddress.IPv4Interface(text)
+
+
+@lru_cache(maxsize=4096)
+def _net(text: str) -> ipaddress.IPv4Network:
+    return ipaddress.IPv4Network("0.0.0.0/0" if text == "default" else text)
+
+
+@lru_cache(maxsize=4096)
+def _addr(text: str | int) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(text)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -424,6 +440,7 @@ class _Grader:
         self.lang = lang
         self.live = state.nodes
         self._chosen: dict[tuple[str, str], ipaddress.IPv4Interface | None] | None = None
+        self._plan: tuple | None = None
 
     # --- helpers -----------------------------------------------------------------------------------------
     def ns(self, node: str) -> str:
@@ -594,14 +611,14 @@ class _Grader:
                 if i.kind == "loopback":
                     continue
                 for a in i.addresses:
-                    out.setdefault(ipaddress.IPv4Interface(a).ip, []).append(f"{n}:{i.name}")
+                    out.setdefault(_iface(a).ip, []).append(f"{n}:{i.name}")
         return out
 
     @staticmethod
     def _v4(iface: InterfaceState | None) -> list[ipaddress.IPv4Interface]:
         if iface is None:
             return []
-        return [ipaddress.IPv4Interface(a) for a in iface.addresses if not a.startswith("169.254.")]
+        return [_iface(a) for a in iface.addresses if not a.startswith("169.254.")]
 
     def chosen(self) -> dict[tuple[str, str], ipaddress.IPv4Interface | None]:
         """For the ends of ``choose`` links: the student's address when it is a valid choice, else None."""
@@ -807,6 +824,16 @@ class _Grader:
         return out
 
     # --- the topology with the student's choices filled in --------------------------------------------------
+    def plan(self) -> tuple[Topology, set[tuple[str, str]], dict[str, list[tuple[str, str]]],
+                            dict[tuple[str, str], bool]]:
+        """(resolved topology, ends with no valid chosen address, targets, expected) computed once per check:
+        what the figure asks for, with the student's choices filled in."""
+        if self._plan is None:
+            topo, unknown = self.resolved()
+            targets = _targets(topo)
+            self._plan = (topo, unknown, targets, Forwarder(topo).expected_matrix(targets))
+        return self._plan
+
     def resolved(self) -> tuple[Topology, set[tuple[str, str]]]:
         """The topology with each ``choose`` end's valid live address (or a stand-in where there is none
         yet: those ends, returned too, cannot be probed)."""
@@ -834,9 +861,7 @@ class _Grader:
 
     # --- reachability ------------------------------------------------------------------------------------
     def reachability(self, matrix: Any = None, timeout: float = 1.0) -> list[CheckItem]:
-        topo, unknown = self.resolved()
-        targets_all = _targets(topo)
-        expected = Forwarder(topo).expected_matrix(targets_all)
+        topo, unknown, targets_all, expected = self.plan()
         unknown_ips = {str(e.address.ip) for l in topo.links for e in l.endpoints if (e.node, e.ifname) in unknown}
         present = [n for n in topo.node_names if self.exists(n)]
         if matrix is None and present:
@@ -846,13 +871,18 @@ class _Grader:
         idea = _("Follow the packet hop by hop, there and back: explain says where it stops and why.")
         shape = "lab.explain(SOURCE, DESTINATION)   # nslab explain SOURCE DESTINATION --lab LAB"
         pairs = {(p.source, p.destination): p for p in matrix.pairs} if matrix is not None else {}
+        by_node: dict[str, dict[str, list[tuple[str, str]]]] = {}
+        for src, targets in targets_all.items():
+            for node, addr in targets:
+                by_node.setdefault(src, {}).setdefault(node, []).append((node, addr))
+            by_node.setdefault(src, {})
         for src in topo.node_names:
             if src not in present:
                 continue
             for dst in topo.node_names:
                 if dst == src:
                     continue
-                wanted = [(node, addr) for node, addr in targets_all[src] if node == dst]
+                wanted = by_node[src].get(dst, [])
                 if not wanted or not all(expected.get((src, addr)) for _n, addr in wanted):
                     continue  # the topology does not ask for it
                 target = f"{src} -> {dst}"
@@ -937,7 +967,7 @@ def live_parts(topo: Topology, state: LabState, forwards: Mapping[str, bool]) ->
             if i.kind == "loopback":
                 continue
             peer = tuple(i.peer.split(":", 1)) if i.peer else None
-            v4 = [ipaddress.IPv4Interface(a) for a in i.addresses]
+            v4 = [_iface(a) for a in i.addresses]
             for a in v4 or [None]:
                 ends.append((node, i.name, a, i.up, peer))
         mine = []
@@ -945,8 +975,7 @@ def live_parts(topo: Topology, state: LabState, forwards: Mapping[str, bool]) ->
             if not r.gateway:
                 continue
             try:
-                dst = ipaddress.IPv4Network("0.0.0.0/0" if r.dst == "default" else r.dst)
-                mine.append(Route(dst, ipaddress.IPv4Address(r.gateway), r.dev))
+                mine.append(Route(_net(r.dst), _addr(r.gateway), r.dev))
             except ValueError:
                 continue
         routes[node] = tuple(mine)
@@ -964,11 +993,11 @@ class _RouteGrader:
 
     def __init__(self, g: _Grader):
         self.g = g
-        self.topo, self.unknown = g.resolved()
+        self.topo, self.unknown, self.targets, self.expected = g.plan()
         self.kind = {n.name: n.forwarding for n in self.topo.nodes}
         self.fw = Forwarder(parts=live_parts(self.topo, g.state, self.kind))
-        self.plan = Forwarder(self.topo)
         self.faults: dict[str, dict[tuple[str, str], set[str]]] = {n: {} for n in self.topo.node_names}
+        self.walked: set[tuple[str, int]] = set()
 
     def needs_routes(self, node: str) -> bool:
         """A node needs routes when the figure asks it to reach an address outside its own subnets."""
@@ -986,11 +1015,17 @@ class _RouteGrader:
 
     def walk(self, src: str, dst: int) -> None:
         """Follow a packet from ``src`` to ``dst``; note the first fault of a route on the way."""
-        fw = self.fw
         path = [src]
-        node = src
+        try:
+            self._walk(path, dst)
+        finally:
+            self.walked.update((n, dst) for n in path)  # forwarding depends on the destination only: once is enough
+
+    def _walk(self, path: list[str], dst: int) -> None:
+        fw = self.fw
+        node = path[0]
         for _hop in range(MAX_HOPS):
-            if fw.owner.get(dst) == node:
+            if fw.owner.get(dst) == node or (node, dst) in self.walked:
                 return
             hop = fw.lookup_int(node, dst)
             if hop is None:
@@ -1026,13 +1061,13 @@ class _RouteGrader:
 
     def items(self) -> list[CheckItem]:
         g = self.g
-        expected = self.plan.expected_matrix(_targets(self.topo))
+        expected = self.expected
         unknown_ips = {int(e.address.ip) for l in self.topo.links for e in l.endpoints
                        if (e.node, e.ifname) in self.unknown}
         for (src, addr), want in expected.items():
             if not want or not g.exists(src):
                 continue
-            dst = int(ipaddress.IPv4Address(addr))
+            dst = int(_addr(addr))
             if dst in unknown_ips or self.fw.owner.get(dst) is None:
                 continue  # the address itself is missing (addresses section)
             self.walk(src, dst)

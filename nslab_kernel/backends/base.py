@@ -16,6 +16,7 @@ from ..core.records import Record
 from ..core.state import LabState
 from ..core.steps import Step
 from ..kernel import netconf
+from ..kernel.pty import ShellCommand, netns_shell
 from ..kernel.netstate import read_lab_state
 from ..kernel.probe import ping_matrix
 from ..kernel.views import NetnsView
@@ -146,6 +147,11 @@ class Backend(ABC):
         """Route lookups for ``explain``: the kernel's own, in each node's namespace."""
         return NetnsView(topo, {n: (self.handle(topo, n).netns, self.handle(topo, n).path) for n in topo.node_names},
                          state)
+
+    def shell_command(self, topo: "Topology", node: str) -> ShellCommand:
+        """How to start an interactive shell inside ``node`` (for a terminal): its netns, by default."""
+        handle = self.handle(topo, node)
+        return netns_shell(node, handle.netns, handle.path)
 
     @abstractmethod
     def exec(self, topo: "Topology", node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:

@@ -25,6 +25,7 @@ from ..core import records
 from ..core.records import Record
 from ..core.steps import Step
 from ..kernel import nsfs
+from ..kernel.pty import ShellCommand, container_shell
 from ..model.topology import Topology
 from .base import Backend, ExecResult, NodeHandle
 from .images import DEFAULT_IMAGE, ensure_image
@@ -406,17 +407,26 @@ class LxdBackend(Backend):
         return steps
 
     # --- running commands ------------------------------------------------------------------------
-    def exec(self, topo: Topology, node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
-        """Run ``argv`` inside the container (its mount, uts, ipc, pid and network namespaces).
+    def shell_command(self, topo: Topology, node: str) -> ShellCommand:
+        """The container's own /bin/sh, in all its namespaces (as ``lxc exec NAME -- sh``)."""
+        return container_shell(node, topo.container_name(node), self._init_pid(topo, node))
 
-        ``nsenter`` costs about 3 ms, where LXD's exec API polls for ~120 ms.
-        """
+    def _init_pid(self, topo: Topology, node: str) -> int:
+        """The container's init PID, from the netns symlink nslab made (never a stale one)."""
         path = nsfs.netns_path(topo.netns_name(node))
         try:
             pid = int(PROC_LINK.match(os.readlink(path)).group(1))  # type: ignore[union-attr]
             os.stat(f"/proc/{pid}/ns/net")
         except (OSError, AttributeError):
             raise BackendError(f"node '{node}' is not up or its netns name is stale; run up again") from None
+        return pid
+
+    def exec(self, topo: Topology, node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
+        """Run ``argv`` inside the container (its mount, uts, ipc, pid and network namespaces).
+
+        ``nsenter`` costs about 3 ms, where LXD's exec API polls for ~120 ms.
+        """
+        pid = self._init_pid(topo, node)
         try:
             proc = subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--", *argv],
                                   capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)

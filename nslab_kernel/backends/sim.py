@@ -179,6 +179,11 @@ class SimBackend(Backend):
 
         return View()
 
+    def shell_command(self, topo: Topology, node: str):
+        """No shell: a simulated node has no namespace to run one in (``Lab.terminal`` says so in the
+        notebook's language before getting here)."""
+        raise BackendError(f"node '{node}' is simulated: there is no namespace to open a shell in")
+
     def exec(self, topo: Topology, node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
         code, out, err = self._net(topo).run(node, list(argv))
         return ExecResult(node, tuple(argv), code, out, err)

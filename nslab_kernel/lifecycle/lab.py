@@ -32,6 +32,7 @@ from ..core.steps import Report
 from ..model import schema
 from ..model.routing import Forwarder
 from ..model.topology import Endpoint, Link, Topology
+from . import terminals
 
 STAGES = ("nodes", "links", "addresses", "forwarding", "routes")
 
@@ -356,6 +357,21 @@ class Lab:
             argv = shlex.split(argv)
         return self.backend.exec(self.topology, node, list(argv), timeout)
 
+    def terminal(self, node: str, *, height: str = "360px", rows: int = 24, cols: int = 80) -> Any:
+        """An interactive shell inside ``node`` (its netns, or its LXD container).
+
+        In a notebook: an xterm.js terminal (``nslab_widgets.TerminalView``), found
+        through the ``nslab.views`` entry point so that this layer imports no UI;
+        without nslab_widgets: the :class:`~nslab_kernel.lifecycle.terminals.Terminal`
+        itself (``write``, ``subscribe``, ``close``).  Open as many as you like;
+        each ends with ``lab.down()``, with the kernel, or on Ctrl-D.
+        """
+        return terminals.view_of(self.terminal_session(node, rows=rows, cols=cols), height=height)
+
+    def terminal_session(self, node: str, rows: int = 24, cols: int = 80) -> "terminals.Terminal":
+        """A shell inside ``node`` on a pty, with no view (for scripts, tests and other UIs)."""
+        return terminals.open_terminal(self, node, rows=rows, cols=cols)
+
 
 def only_lab() -> str:
     names = records.lab_names()
@@ -372,6 +388,7 @@ def down(name: str) -> Report:
     with records.lock(name):
         record = records.read(name)
         backend = get_backend(record.backend, **record.header.get("backend_options", {}))
+        report.add(terminals.close_recorded(record))  # a shell left in a netns would keep it alive
         report.add(backend.remove(record))
         records.remove(record)
     return report
