@@ -135,6 +135,9 @@ def test_notebook_runs(kernel, state, tmp_path, unique, backend, lang, name):
     lab = unique()
     nb = run(kernel, lang, name, tmp_path / f"{backend}-{lang}-{name}.ipynb", backend=backend, lab=lab)
     check_outcome(name, nb)
+    if lang == "es":  # every message the notebook shows is Spanish (the catalogue's English never leaks)
+        from nslab_kernel.core.i18n import notebook_leaks
+        assert not notebook_leaks(nb)
     assert not left_behind(before, lab, name)  # the final cell removed the lab
 
 
