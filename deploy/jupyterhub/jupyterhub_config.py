@@ -41,9 +41,16 @@ class NslabSpawner(LocalProcessSpawner):
 
     port_range = Unicode("", config=True, help="'FIRST-LAST': ports for the single-user servers ('' = any free port)")
 
+    # ports handed out to servers of this hub: a port is only bound once the server is up,
+    # so two students spawning at the same moment would otherwise get the same free port
+    _handed_out: dict[str, int] = {}
+
     def _free_port_in_range(self) -> int:
         first, last = (int(p) for p in self.port_range.split("-"))
+        taken = set(self._handed_out.values())
         for port in range(first, last + 1):
+            if port in taken:
+                continue
             with socket.socket() as sock:
                 try:
                     sock.bind((self.ip or "127.0.0.1", port))
@@ -53,9 +60,16 @@ class NslabSpawner(LocalProcessSpawner):
         raise RuntimeError(f"no free port in NSLAB_HUB_USER_PORTS={self.port_range}")
 
     async def start(self):
-        if self.port_range and not self.port:
+        if self.port_range:
             self.port = self._free_port_in_range()
+            self._handed_out[f"{self.user.name}/{self.name}"] = self.port
         return await super().start()
+
+    async def stop(self, now=False):
+        try:
+            return await super().stop(now=now)
+        finally:
+            self._handed_out.pop(f"{self.user.name}/{self.name}", None)
 
 
 def copy_course_notebooks(spawner) -> None:

@@ -181,11 +181,21 @@ def run_in_browser(hub: dict, student: Student, lab: str, results: dict) -> None
                 page.goto(f"{url}/user/{student.name}/lab/tree/figure1.ipynb", wait_until="domcontentloaded")
                 page.wait_for_selector(".jp-Notebook", timeout=120_000)
                 page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-                page.click(".jp-Notebook .jp-Cell .jp-InputArea-editor")
+                page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
                 page.click("text=Run", timeout=30_000)
                 page.click("text=Run All Cells", timeout=30_000)
                 done = page.locator(".jp-OutputArea-output", has_text="NSLAB_RESULT")
-                done.wait_for(timeout=300_000)
+                errors = page.locator(".jp-OutputArea-output [data-mime-type='application/vnd.jupyter.stderr']",
+                                      has_text="Error")
+                deadline = time.monotonic() + 300
+                while not done.count():  # the last cell's result, or the first error (Run All stops there)
+                    if errors.count() or time.monotonic() > deadline:
+                        if errors.count():
+                            errors.first.scroll_into_view_if_needed()
+                        page.screenshot(path=str(SHOTS / f"{student.name}-notebook.png"), full_page=True)
+                        raise AssertionError(f"{student.name}'s notebook did not finish: "
+                                             + (errors.first.inner_text()[-1500:] if errors.count() else "timeout"))
+                    page.wait_for_timeout(1000)
                 text = done.first.inner_text()
                 results[student.name] = json.loads(text[text.index("NSLAB_RESULT") + len("NSLAB_RESULT"):].strip())
                 results[student.name + ":errors"] = page.locator(
