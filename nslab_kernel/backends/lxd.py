@@ -20,6 +20,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from ..core.errors import BackendError, InputError, NameClash, PrivilegeError
+from ..core import records
 from ..core.records import Record
 from ..core.steps import Step
 from ..kernel import nsfs
@@ -30,6 +31,7 @@ from .netns import require_netns_privileges
 
 SOCKETS = ("/var/lib/lxd/unix.socket", "/var/snap/lxd/common/lxd/unix.socket")
 TAG_LAB, TAG_NODE, TAG_INSTANCE = "user.nslab.lab", "user.nslab.node", "user.nslab.instance"
+TAG_LEDGER = "user.nslab.ledger"  # the state dir whose records list the container (records.ledger_id())
 REMOTES = {
     "images": ("https://images.linuxcontainers.org", "simplestreams"),
     "ubuntu": ("https://cloud-images.ubuntu.com/releases", "simplestreams"),
@@ -265,7 +267,8 @@ class LxdBackend(Backend):
                 record.append(t="container", name=cname, node=node, instance=record.instance, durable=True)
                 config = {"name": cname, "type": "container", "source": source, "profiles": ["default"],
                           "devices": devices,
-                          "config": {TAG_LAB: topo.name, TAG_NODE: node, TAG_INSTANCE: record.instance}}
+                          "config": {TAG_LAB: topo.name, TAG_NODE: node, TAG_INSTANCE: record.instance,
+                                     TAG_LEDGER: records.ledger_id()}}
                 try:
                     inst = client.instances.create(config, wait=True)
                 except Exception as exc:
@@ -376,9 +379,15 @@ class LxdBackend(Backend):
         return Step("delete", name, command, True)
 
     def orphans(self, known_instances: set[str]) -> list[Any]:
-        """Containers tagged as nslab's whose lab has no record any more (a crash lost it)."""
+        """Containers tagged as nslab's whose lab has no record any more (a crash lost it).
+
+        Only those of this ledger (this state dir): a lab recorded in another state dir (another
+        user's, another test's) is not an orphan, and one without the tag is left alone.
+        """
+        ledger = records.ledger_id()
         return [i for i in self.client.instances.all()
-                if i.config.get(TAG_INSTANCE) and i.config.get(TAG_INSTANCE) not in known_instances]
+                if i.config.get(TAG_INSTANCE) and i.config.get(TAG_INSTANCE) not in known_instances
+                and i.config.get(TAG_LEDGER) == ledger]
 
     def remove_orphan(self, inst: Any) -> list[Step]:
         pid = self._pid(inst) if inst.status == "Running" else None

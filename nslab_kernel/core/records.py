@@ -42,6 +42,12 @@ def labs_dir() -> Path:
     return state_dir() / "labs"
 
 
+def ledger_id() -> str:
+    """Which ledger this is (its state dir, absolute): resources kept outside the ledger's folder
+    (LXD containers) carry it, so that a cleanup only ever looks at its own ledger's resources."""
+    return str(state_dir().absolute())
+
+
 @dataclass
 class Record:
     """A lab's journal, read into memory."""

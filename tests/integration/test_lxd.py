@@ -10,7 +10,8 @@ import time
 import pytest
 
 from nslab_kernel import InputError, Lab, NameClash, cleanup
-from nslab_kernel.backends.lxd import TAG_INSTANCE, connect, init_pids, socket_path
+from nslab_kernel.backends.lxd import TAG_INSTANCE, TAG_LEDGER, connect, init_pids, socket_path
+from nslab_kernel.core import records
 from tests.support import IS_ROOT, need, netns_names, nslab_cmd, run_nslab
 
 pytestmark = [pytest.mark.root, pytest.mark.lxd]
@@ -32,16 +33,24 @@ def containers(client) -> set[str]:
 
 @pytest.fixture
 def lxd_clean(client, state):
-    """Whatever a test leaves in LXD with nslab's tag is removed; and nothing else changes."""
-    before = containers(client)
+    """Whatever a test leaves in LXD with nslab's tag is removed; and nothing else changes.
+
+    Only this test's containers (tagged with its own state dir) are looked at: others may be using
+    the same daemon at the same time."""
+    mine = records.ledger_id()
+
+    def own() -> set[str]:
+        return {i.name for i in client.instances.all() if i.config.get(TAG_LEDGER) == mine}
+
+    before = own()
     yield client
     try:
         cleanup()
     finally:
         for inst in client.instances.all():
-            if inst.name not in before and inst.config.get(TAG_INSTANCE):
+            if inst.name not in before and inst.config.get(TAG_INSTANCE) and inst.config.get(TAG_LEDGER) == mine:
                 subprocess.run(["lxc", "delete", "--force", inst.name], capture_output=True)
-    assert containers(client) == before
+    assert own() == before
 
 
 def test_section2_container_processes_live_in_another_netns(lxd_clean):
@@ -162,6 +171,19 @@ def test_cleanup_removes_tagged_containers_whose_record_was_lost(lxd_clean, stat
     assert any("whose record is gone" in r.title for r in reports)
     assert not {"contenedor1", "contenedor2"} & containers(lxd_clean)
     assert not os.path.lexists("/var/run/netns/net-contenedor1")
+
+
+def test_cleanup_leaves_the_containers_of_another_state_dir_alone(lxd_clean, state, unique, tmp_path, monkeypatch):
+    """Another user's (or another test's) lab is not an orphan: its record is in another state dir."""
+    lab = Lab.load("chain:1", backend="lxd", lab=unique("o"))
+    lab.up()
+    try:
+        monkeypatch.setenv("NSLAB_STATE_DIR", str(tmp_path / "another-state-dir"))
+        assert cleanup(lxd=True) == []
+        assert {lab.topology.container_name(n) for n in lab.topology.node_names} <= containers(lxd_clean)
+    finally:
+        monkeypatch.setenv("NSLAB_STATE_DIR", str(state))
+        lab.down()
 
 
 def test_cli_errors_for_lxd(client, state, tmp_path):
