@@ -72,6 +72,7 @@ if [ "$(cat "$ROOTFS/.nslab-src" 2>/dev/null)" != "$SRC_HASH:$JUPYTERHUB_SPEC" ]
       [ -x /opt/nslab/venv/bin/python ] || python3 -m venv /opt/nslab/venv
       /opt/nslab/venv/bin/pip install -q '$JUPYTERHUB_SPEC' 'jupyterlab>=4.2,<5' 'nbgrader>=0.9,<0.10' \
           '/tmp/wheels/$wheel[notebooks]'
+      /opt/nslab/venv/bin/pip install -q --no-deps --force-reinstall '/tmp/wheels/$wheel'
       /opt/nslab/venv/bin/nslab kernelspec install --prefix /opt/nslab/venv --quiet
       getent passwd jovyan >/dev/null || useradd --uid 1000 --gid 100 --create-home --shell /bin/bash jovyan
     " > "$WORK/pip.log" 2>&1 || { tail -n 30 "$WORK/pip.log" >&2; umount "$ROOTFS/proc"; die "installing into the root filesystem failed (log: $WORK/pip.log)"; }
