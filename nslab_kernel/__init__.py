@@ -5,6 +5,7 @@ that build it (plain named namespaces, LXD containers), the lab lifecycle with
 ownership records, probing, and the ``nslab`` command line.  No UI imports here.
 """
 
+from .core.i18n import get_language, set_language
 from .core.errors import (BackendError, InputError, LabBusy, LabNotFound, NameClash, NslabError,
                           PrivilegeError, RecordError, TopologyError)
 from .core.results import PingMatrix, Probe
@@ -30,5 +31,5 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendError", "Endpoint", "InputError", "Lab", "LabBusy", "LabState", "LabNotFound", "Link", "NameClash", "Node",
     "NslabError", "PingMatrix", "PrivilegeError", "Probe", "RecordError", "Report", "Route", "Step",
-    "Topology", "TopologyError", "cleanup", "down", "load", "parse",
+    "Topology", "TopologyError", "cleanup", "down", "get_language", "load", "parse", "set_language",
 ]

@@ -10,6 +10,7 @@ from ..backends.images import DEFAULT_IMAGE, image_exists
 from ..backends.lxd import connect
 from ..backends.netns import require_netns_privileges
 from ..core.errors import NslabError
+from ..core.i18n import _
 
 
 @dataclass(frozen=True)
@@ -50,28 +51,30 @@ def examine(lxd: bool = True) -> Doctor:
     checks: list[Check] = []
     try:
         require_netns_privileges()
-        checks.append(Check("namespaces", True, "this process can create network namespaces"))
+        checks.append(Check("namespaces", True, _("this process can create network namespaces")))
     except NslabError as exc:
         checks.append(Check("namespaces", False, str(exc),
-                            "restart this notebook with the kernel 'Python 3 (nslab)' or start JupyterLab with sudo; "
-                            "without privileges the notebooks use the simulated backend"))
+                            _("restart this notebook with the kernel 'Python 3 (nslab)' or start JupyterLab with sudo; "
+                              "without privileges the notebooks use the simulated backend")))
     ip = shutil.which("ip")
-    checks.append(Check("iproute2", bool(ip), f"'ip' is {ip}" if ip else "the 'ip' command is missing",
-                        "sudo apt-get install iproute2"))
+    checks.append(Check("iproute2", bool(ip), _("'ip' is {path}").format(path=ip) if ip else
+                        _("the 'ip' command is missing"), "sudo apt-get install iproute2"))
     dot = shutil.which("dot")
-    checks.append(Check("graphviz", bool(dot), f"'dot' is {dot}" if dot else "Graphviz's 'dot' is missing (the topology "
-                        "graph needs it)", "sudo apt-get install graphviz", required=False))
+    checks.append(Check("graphviz", bool(dot), _("'dot' is {path}").format(path=dot) if dot else
+                        _("Graphviz's 'dot' is missing (the topology graph needs it)"), "sudo apt-get install graphviz",
+                        required=False))
     if lxd:
         try:
             client = connect()
-            checks.append(Check("lxd", True, f"LXD {client.host_info['environment'].get('server_version', '')} answers",
-                                required=False))
+            checks.append(Check("lxd", True, _("LXD {version} answers").format(
+                version=client.host_info["environment"].get("server_version", "")), required=False))
             has = image_exists(client, DEFAULT_IMAGE)
-            checks.append(Check("lxd image", has, f"image '{DEFAULT_IMAGE}' is {'in LXD' if has else 'missing'}",
-                                "sudo nslab image (builds it offline from busybox-static)", required=False))
+            checks.append(Check("lxd image", has, (_("image '{image}' is in LXD") if has else
+                                                   _("image '{image}' is missing")).format(image=DEFAULT_IMAGE),
+                                _("sudo nslab image (builds it offline from busybox-static)"), required=False))
         except NslabError as exc:
-            checks.append(Check("lxd", False, str(exc), "sudo ./scripts/lxd-start.sh (the notebooks then use LXD; "
-                                "without it they use plain namespaces)", required=False))
+            checks.append(Check("lxd", False, str(exc), _("sudo ./scripts/lxd-start.sh (the notebooks then use LXD; "
+                                                          "without it they use plain namespaces)"), required=False))
     return Doctor(checks)
 
 

@@ -6,7 +6,7 @@ packet, as ``ip route get`` does); nslab does not reimplement it.  Around the
 lookup the walk checks what students get wrong: an interface or link down, an
 address in the wrong subnet, a next hop nobody on the link has, a router that
 does not forward, no route onward, no route back.  The first break is reported
-in plain words (Spanish or English) with the node, the interface or route, and
+in plain words (in the student's language, from nslab's catalogue) with the node, the interface or route, and
 the commands that fix it.  The result is data: the widgets draw its hops.
 """
 
@@ -16,9 +16,12 @@ import html
 import ipaddress
 from dataclasses import asdict, dataclass, field
 
+from ..core import commands
+from ..core.i18n import N_, _, resolve
 from ..core.state import NodeState
 from ..model.lookup import KernelView
 from ..model.topology import Route, Topology
+from .checker import resolve_choices
 
 MAX_HOPS = 64
 CAUSES = ("ok", "no_route_at_source", "not_forwarding", "no_route_onward", "no_return_route", "link_down",
@@ -47,7 +50,7 @@ class Explanation:
     message: str = ""
     fix: list[str] = field(default_factory=list)
     hops: list[Hop] = field(default_factory=list)  # forward, then reply
-    lang: str = "es"
+    lang: str = "en"
 
     @property
     def broken_at(self) -> str | None:
@@ -71,48 +74,41 @@ class Explanation:
         there = " -> ".join(self.path("forward"))
         back = " -> ".join(self.path("reply"))
         if there:
-            lines.append(("  ida: " if self.lang == "es" else "  there: ") + there)
+            lines.append("  " + _("there", self.lang) + ": " + there)
         if back:
-            lines.append(("  vuelta: " if self.lang == "es" else "  back: ") + back)
+            lines.append("  " + _("back", self.lang) + ": " + back)
         for cmd in self.fix:
-            lines.append(("  arreglo: " if self.lang == "es" else "  fix: ") + cmd)
+            lines.append("  " + _("fix", self.lang) + ": " + cmd)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         colour = "#1a7f37" if self.ok else "#cf222e"
         fixes = "".join(f"<li><code>{html.escape(c)}</code></li>" for c in self.fix)
-        label = "Para arreglarlo" if self.lang == "es" else "To fix it"
+        label = html.escape(_("To fix it", self.lang))
+        there, back_word = html.escape(_("there", self.lang)), html.escape(_("back", self.lang))
         hops = " → ".join(html.escape(h) for h in self.path("forward"))
         back = " → ".join(html.escape(h) for h in self.path("reply"))
-        return (f"<div class='nslab-explain' data-cause='{self.cause}' data-node='{html.escape(self.node or '')}'>"
+        return (f"<div class='nslab-explain' lang='{self.lang}' data-cause='{self.cause}' "
+                f"data-node='{html.escape(self.node or '')}'>"
                 f"<div style='color:{colour}'><b>{html.escape(self.message)}</b></div>"
-                f"<div>{'ida' if self.lang == 'es' else 'there'}: {hops}</div>"
-                + (f"<div>{'vuelta' if self.lang == 'es' else 'back'}: {back}</div>" if back else "")
+                f"<div>{there}: {hops}</div>"
+                + (f"<div>{back_word}: {back}</div>" if back else "")
                 + (f"<div>{label}:<ul>{fixes}</ul></div>" if fixes else "") + "</div>")
 
 
-MESSAGES = {
-    "ok": ("{src} alcanza {addr} ({dst}).", "{src} reaches {addr} ({dst})."),
-    "no_route_at_source": ("{node} no tiene ruta hacia {addr}: el paquete ni siquiera sale.",
-                           "{node} has no route to {addr}: the packet never leaves."),
-    "not_forwarding": ("{node} recibe el paquete por {detail} pero no reenvía (net.ipv4.ip_forward = 0).",
-                       "{node} receives the packet on {detail} but does not forward (net.ipv4.ip_forward = 0)."),
-    "no_route_onward": ("{node} reenvía, pero no tiene ruta hacia {addr}.",
-                        "{node} forwards, but has no route to {addr}."),
-    "no_return_route": ("La ida llega a {dst}, pero la respuesta no vuelve: {node} no tiene ruta hacia {back}.",
-                        "The packet reaches {dst}, but the reply cannot come back: {node} has no route to {back}."),
-    "link_down": ("El enlace por {detail} está caído: el paquete de {src} hacia {addr} se pierde en {node}.",
-                  "The link through {detail} is down: the packet from {src} to {addr} is lost at {node}."),
-    "wrong_subnet": ("{detail}: la dirección está en otra subred que la del enlace.",
-                     "{detail}: the address is in another subnet than the link's."),
-    "next_hop_missing": ("{node} envía hacia {addr} {detail}, pero en ese enlace nadie tiene esa dirección.",
-                         "{node} sends towards {addr} {detail}, but nobody on that link has that address."),
-    "routing_loop": ("Bucle de rutas: el paquete vuelve a {node}, que ya lo había enviado ({detail}).",
-                     "Routing loop: the packet comes back to {node}, which had sent it already ({detail})."),
-    "node_missing": ("El nodo {node} no existe (su netns no está): no se puede seguir.",
-                     "Node {node} does not exist (its netns is missing): the walk cannot go on."),
+MESSAGES = {  # English msgids; the Spanish is in nslab's catalogue (locale/es/LC_MESSAGES/nslab.po)
+    "ok": N_("{src} reaches {addr} ({dst})."),
+    "no_route_at_source": N_("{node} has no route to {addr}: the packet never leaves."),
+    "not_forwarding": N_("{node} receives the packet on {detail} but does not forward (net.ipv4.ip_forward = 0)."),
+    "no_route_onward": N_("{node} forwards, but has no route to {addr}."),
+    "no_return_route": N_("The packet reaches {dst}, but the reply cannot come back: {node} has no route to {back}."),
+    "link_down": N_("The link through {detail} is down: the packet from {src} to {addr} is lost at {node}."),
+    "wrong_subnet": N_("{detail}: the address is in another subnet than the link's."),
+    "next_hop_missing": N_("{node} sends towards {addr} {detail}, but nobody on that link has that address."),
+    "routing_loop": N_("Routing loop: the packet comes back to {node}, which had sent it already ({detail})."),
+    "node_missing": N_("Node {node} does not exist (its netns is missing): the walk cannot go on."),
 }
-REPLY = ("De vuelta: ", "On the way back: ")
+REPLY = N_("On the way back: ")
 
 
 def _ips(node: NodeState) -> set[str]:
@@ -120,11 +116,13 @@ def _ips(node: NodeState) -> set[str]:
 
 
 class Walker:
-    def __init__(self, topo: Topology, view: KernelView, lang: str = "es"):
+    def __init__(self, topo: Topology, view: KernelView, lang: str | None = None):
         self.topo = topo
         self.view = view
         self.state = view.state
-        self.lang = "en" if lang == "en" else "es"
+        self.lang = resolve(lang)
+        if any(link.choose for link in topo.links):  # the student's own addresses, where the figure lets them choose
+            self.topo = resolve_choices(topo, self.state)
 
     # --- fixes, from the topology (the target) ------------------------------------------------------
     def _ns(self, node: str) -> str:
@@ -139,15 +137,13 @@ class Walker:
         return best
 
     def _route_cmd(self, node: str, route: Route, verb: str = "add") -> str:
-        dst = "default" if route.is_default else str(route.dst)
-        return f"ip -n {self._ns(node)} route {verb} {dst} via {route.via}" + (f" dev {route.dev}" if route.dev else "")
+        return commands.route(self._ns(node), route, verb)
 
     def _missing_routes(self, node: str, only_if: str | None = None) -> list[str]:
         live = {r.dst for r in self.state.nodes[node].routes if r.gateway}
         out = []
         for r in self.topo.node(node).routes:
-            dst = "default" if r.is_default else str(r.dst)
-            if dst in live:
+            if r.destination in live:
                 continue
             if only_if is not None:
                 end = next((e for e in self.topo.endpoints_of(node) if e.address is not None and r.via in e.address.network), None)
@@ -163,14 +159,15 @@ class Walker:
         end = next((e for e in self.topo.endpoints_of(node) if e.ifname == ifname), None)
         ns = self._ns(node)
         fix = []
-        if end is not None and end.address is not None and iface is not None:
+        chosen = any(l.choose for l in self.topo.links_of(node) if l.end(node).ifname == ifname)
+        if end is not None and end.address is not None and iface is not None and not chosen:
             for have in iface.addresses:
                 if have != str(end.address):
-                    fix.append(f"ip -n {ns} addr del {have} dev {ifname}")
+                    fix.append(commands.addr_del(ns, have, ifname))
             if str(end.address) not in iface.addresses:
-                fix.append(f"ip -n {ns} addr add {end.address} dev {ifname}")
+                fix.append(commands.addr_add(ns, end.address, ifname))
         if iface is not None and not iface.up:
-            fix.append(f"ip -n {ns} link set {ifname} up")
+            fix.append(commands.link_up(ns, ifname))
         return fix + self._missing_routes(node, None if any("addr" in f for f in fix) else ifname)
 
     # --- the walk ------------------------------------------------------------------------------------
@@ -178,6 +175,15 @@ class Walker:
         iface = self.state.nodes[node].interface(ifname)
         end = next((e for e in self.topo.endpoints_of(node) if e.ifname == ifname), None)
         if iface is None or end is None or end.address is None:
+            return None
+        link = next((l for l in self.topo.links_of(node) if l.end(node).ifname == ifname), None)
+        if link is not None and link.choose:  # the student's choice: only the other end's subnet counts
+            peer = self.state.nodes.get(link.other(node).node)
+            theirs = peer.interface(link.other(node).ifname) if peer is not None and peer.exists else None
+            nets = {ipaddress.IPv4Interface(a).network for a in (theirs.addresses if theirs else ())}
+            mine = [a for a in iface.addresses if not a.startswith("127.")]
+            if nets and mine and not any(ipaddress.IPv4Interface(a).network in nets for a in mine):
+                return mine[0]
             return None
         net = end.address.network
         for have in iface.addresses:
@@ -190,10 +196,10 @@ class Walker:
         direction = "reply" if reply else "forward"
         if node is not None and not (hops and hops[-1].node == node and hops[-1].direction == direction):
             hops.append(Hop(node, direction, None, None, None, cause))  # where it stops is on the path
-        template = MESSAGES[cause][0 if self.lang == "es" else 1]
+        template = _(MESSAGES[cause], self.lang)
         message = template.format(node=node, detail=detail, **ctx)
         if reply and cause not in ("no_return_route",):
-            message = REPLY[0 if self.lang == "es" else 1] + message
+            message = _(REPLY, self.lang) + message
         return Explanation(ctx["src"], ctx["dst"], ctx["addr"], False, cause, node, detail, message, fix, hops, self.lang)
 
     def walk(self, start: str, target: str, src_ip: str | None, direction: str, hops: list[Hop],
@@ -201,18 +207,18 @@ class Walker:
         """Follow a packet from ``start`` to ``target``; (failure, node reached, source address used)."""
         node, iif = start, None
         reply = direction == "reply"
-        for _ in range(MAX_HOPS):
+        for _hop in range(MAX_HOPS):
             st = self.state.nodes.get(node)
             if st is None or not st.exists:
-                return self._fail("node_missing", node, "", [f"nslab up  # or: ip netns add {self._ns(node)}"],
-                                  hops, ctx, reply), None, src_ip
+                fix = [commands.alternatively(commands.nslab_up(), commands.netns_add(self._ns(node)))]
+                return self._fail("node_missing", node, "", fix, hops, ctx, reply), None, src_ip
             if target in _ips(st):
                 hops.append(Hop(node, direction, iif, None, None, "local"))
                 return None, node, src_ip
             if iif is not None and not st.forwarding:
                 hops.append(Hop(node, direction, iif, None, None, "not forwarded"))
                 return self._fail("not_forwarding", node, f"{node}:{iif}",
-                                  [f"ip netns exec {self._ns(node)} sysctl -w net.ipv4.ip_forward=1"], hops, ctx, reply), None, src_ip
+                                  [commands.forwarding(self._ns(node), True)], hops, ctx, reply), None, src_ip
             look = self.view.route_get(node, target, src_ip if iif else None, iif)
             if iif is not None and src_ip is not None and src_ip in _ips(st):
                 return self._loop(node, target, hops, ctx, reply), None, src_ip
@@ -287,7 +293,7 @@ class Walker:
         for n in dict.fromkeys(cycle):  # the loop's routes that differ from the topology's
             want = self._topology_route(n, target)
             live = next((r for r in self.state.nodes[n].routes if r.gateway and want is not None
-                         and r.dst == ("default" if want.is_default else str(want.dst))), None)
+                         and r.dst == want.destination), None)
             if want is not None and (live is None or live.gateway != str(want.via)):
                 fix.append(self._route_cmd(n, want, "replace"))
         return self._fail("routing_loop", node, " -> ".join(cycle), fix, hops, ctx, reply)
@@ -318,17 +324,17 @@ class Walker:
         if failure is not None:
             return failure
         if reached == source:
-            return Explanation(source, dst_node, address, True, "ok", None, "", MESSAGES["ok"][self.lang == "en"].format(**ctx),
+            return Explanation(source, dst_node, address, True, "ok", None, "", _(MESSAGES["ok"], self.lang).format(**ctx),
                                [], hops, self.lang)
         ctx["back"] = src_ip or "?"
-        failure, _reached, _ = self.walk(reached or dst_node, src_ip or "", address, "reply", hops, ctx)
+        failure, _reached, _src = self.walk(reached or dst_node, src_ip or "", address, "reply", hops, ctx)
         if failure is not None:
             return failure
-        return Explanation(source, dst_node, address, True, "ok", None, "", MESSAGES["ok"][self.lang == "en"].format(**ctx),
+        return Explanation(source, dst_node, address, True, "ok", None, "", _(MESSAGES["ok"], self.lang).format(**ctx),
                            [], hops, self.lang)
 
 
-def explain(topo: Topology, view: KernelView, source: str, destination: str, lang: str = "es") -> Explanation:
+def explain(topo: Topology, view: KernelView, source: str, destination: str, lang: str | None = None) -> Explanation:
     return Walker(topo, view, lang).explain(source, destination)
 
 

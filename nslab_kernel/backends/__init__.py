@@ -7,7 +7,8 @@ Imports from core, model and kernel.
 
 from __future__ import annotations
 
-from .base import Backend, ExecResult, NodeHandle
+from ..core.state import NodeHandle
+from .base import Backend, ExecResult
 from .registry import REGISTRY, get_backend
 
 __all__ = ["Backend", "ExecResult", "NodeHandle", "REGISTRY", "get_backend"]

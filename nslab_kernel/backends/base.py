@@ -10,25 +10,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
+from typing import Callable, ClassVar, Sequence
 
 from ..core.records import Record
-from ..core.state import LabState
+from ..core.state import LabState, NodeHandle, NodeStatus
 from ..core.steps import Step
 from ..kernel import netconf
+from ..kernel.pty import ShellCommand, netns_shell
 from ..kernel.netstate import read_lab_state
 from ..kernel.probe import ping_matrix
 from ..kernel.views import NetnsView
 from ..model.topology import Topology
-
-
-@dataclass(frozen=True)
-class NodeHandle:
-    """Where a node's network namespace is: its name (as students use it) and its file."""
-
-    node: str
-    netns: str
-    path: str
 
 
 @dataclass(frozen=True)
@@ -89,20 +81,16 @@ class Backend(ABC):
         """Ensure each node exists, writing the record before creating anything."""
 
     @abstractmethod
-    def node_state(self, topo: "Topology", record: "Record | None", node: str) -> str:
-        """'up', 'missing', 'stale' (the name no longer points at the node's namespace) or 'foreign'."""
+    def node_state(self, topo: "Topology", record: "Record | None", node: str) -> NodeStatus:
+        """Whether the node exists as nslab made it for this lab (see :class:`NodeStatus`)."""
 
     @abstractmethod
     def remove(self, record: "Record") -> list["Step"]:
         """Remove exactly what ``record`` lists and can be proved to be nslab's."""
 
     # --- configuration and reading, through the namespaces ------------------------------------------
-    def handles(self, topo: "Topology", nodes) -> dict[str, tuple[str, str]]:
-        out = {}
-        for node in nodes:
-            h = self.handle(topo, node)
-            out[node] = (h.netns, h.path)
-        return out
+    def handles(self, topo: "Topology", nodes) -> dict[str, NodeHandle]:
+        return {node: self.handle(topo, node) for node in nodes}
 
     def make_links(self, topo: "Topology", links) -> list["Step"]:
         handles = self.handles(topo, {e.node for link in links for e in link.endpoints})
@@ -111,8 +99,7 @@ class Backend(ABC):
             by_a.setdefault(link.a.node, []).append(link)
 
         def make(ns, node: str):
-            return netconf.veths(ns, [(l.a.ifname, handles[l.b.node][0], handles[l.b.node][1], l.b.ifname)
-                                      for l in by_a[node]])
+            return netconf.veths(ns, [(l.a.ifname, handles[l.b.node], l.b.ifname) for l in by_a[node]])
 
         results = netconf.for_each_netns({n: handles[n] for n in by_a}, make)
         return [s for steps in results.values() for s in steps]
@@ -130,8 +117,8 @@ class Backend(ABC):
 
     def one_change(self, topo: "Topology", node: str, change: str, *args) -> "Step":
         """A single change in one node: ('forwarding', bool), ('delete_route', Route), ('delete_link', ifname)."""
-        fn = {"forwarding": netconf.forwarding, "delete_route": netconf.delete_route,
-              "delete_link": netconf.delete_link}[change]
+        fn: Callable[..., Step] = {"forwarding": netconf.forwarding, "delete_route": netconf.delete_route,
+                                   "delete_link": netconf.delete_link}[change]
         return netconf.for_each_netns(self.handles(topo, [node]), lambda ns, _n: fn(ns, *args))[node]
 
     def read_state(self, topo: "Topology") -> LabState:
@@ -144,8 +131,12 @@ class Backend(ABC):
 
     def kernel_view(self, topo: "Topology", state):
         """Route lookups for ``explain``: the kernel's own, in each node's namespace."""
-        return NetnsView(topo, {n: (self.handle(topo, n).netns, self.handle(topo, n).path) for n in topo.node_names},
-                         state)
+        return NetnsView(topo, self.handles(topo, topo.node_names), state)
+
+    def shell_command(self, topo: "Topology", node: str) -> ShellCommand:
+        """How to start an interactive shell inside ``node`` (for a terminal): its netns, by default."""
+        handle = self.handle(topo, node)
+        return netns_shell(node, handle.netns, handle.path)
 
     @abstractmethod
     def exec(self, topo: "Topology", node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:

@@ -17,15 +17,18 @@ import shutil
 import subprocess
 import threading
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
+from ..core import commands, records
 from ..core.errors import BackendError, InputError, NameClash, PrivilegeError
-from ..core import records
+from ..core.i18n import N_, _
 from ..core.records import Record
+from ..core.state import NodeHandle, NodeStatus
 from ..core.steps import Step
-from ..kernel import nsfs
+from ..kernel import fanout, nsfs
+from ..kernel.pty import ShellCommand, container_shell
 from ..model.topology import Topology
-from .base import Backend, ExecResult, NodeHandle
+from .base import Backend, ExecResult
 from .images import DEFAULT_IMAGE, ensure_image
 from .netns import require_netns_privileges
 
@@ -37,7 +40,7 @@ REMOTES = {
     "ubuntu": ("https://cloud-images.ubuntu.com/releases", "simplestreams"),
     "ubuntu-daily": ("https://cloud-images.ubuntu.com/daily", "simplestreams"),
 }
-START_HINT = "start it with: sudo ./scripts/lxd-start.sh (or systemctl start lxd / snap start lxd)"
+START_HINT = N_("start it with: sudo ./scripts/lxd-start.sh (or systemctl start lxd / snap start lxd)")
 PROC_LINK = re.compile(r"^/proc/(\d+)/ns/net$")
 PAYLOAD = re.compile(r"/lxc\.payload\.([^/\s]+)$", re.M)
 
@@ -64,40 +67,6 @@ def init_pids() -> dict[str, int]:
         if len(nspid) >= 2 and nspid[-1] == "1":
             out[match.group(1)] = int(entry.name)
     return out
-
-
-def _parallel(fn: Callable[[Any], Any], items: Sequence[Any], workers: int = 8) -> list[Any]:
-    """``[fn(x) for x in items]`` on a few plain threads, errors re-raised after all finish.
-
-    Not ``concurrent.futures``: it refuses new work once the interpreter is exiting,
-    which is exactly when a kernel's at-exit hook takes its lab down.
-    """
-    results: list[Any] = [None] * len(items)
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-    todo = list(enumerate(items))
-
-    def work() -> None:
-        while True:
-            with lock:
-                if not todo or errors:
-                    return
-                i, item = todo.pop(0)
-            try:
-                results[i] = fn(item)
-            except BaseException as exc:  # noqa: BLE001 - re-raised below
-                with lock:
-                    errors.append(exc)
-
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(workers, len(items))))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        while t.is_alive():
-            t.join(0.2)
-    if errors:
-        raise errors[0]
-    return results
 
 
 def socket_path() -> str | None:
@@ -131,19 +100,22 @@ def connect() -> Any:
         if not (shutil.which("lxd") or os.path.exists("/snap/bin/lxd")):
             raise BackendError("LXD is not installed: install it (sudo apt-get install lxd, or sudo snap install lxd), "
                                "then run sudo ./scripts/lxd-start.sh; or use --backend netns")
-        raise BackendError(f"LXD is installed but not running (no socket at {path or SOCKETS[0]}); {START_HINT}")
+        raise BackendError(_("LXD is installed but not running (no socket at {path}); {hint}").format(
+            path=path or SOCKETS[0], hint=_(START_HINT)))
     if not os.access(path, os.R_OK | os.W_OK):
-        raise PrivilegeError(f"cannot talk to LXD: {path} is not accessible to this user; run as root (sudo) "
-                             "or use the Jupyter kernel 'Python 3 (nslab)'")
+        raise PrivilegeError(_("cannot talk to LXD: {path} is not accessible to this user; run as root (sudo) "
+                               "or use the Jupyter kernel 'Python 3 (nslab)'").format(path=path))
     try:
         client = pylxd.Client(endpoint=path, timeout=60)
         client.host_info  # noqa: B018 - forces a round trip
     except ClientConnectionFailed:
-        raise BackendError(f"LXD is not answering on {path}; {START_HINT}") from None
+        raise BackendError(_("LXD is not answering on {path}; {hint}").format(path=path, hint=_(START_HINT))) from None
     except (ConnectionError, OSError) as exc:
-        raise BackendError(f"LXD is not answering on {path} ({exc}); {START_HINT}") from None
+        raise BackendError(_("LXD is not answering on {path} ({why}); {hint}").format(
+            path=path, why=exc, hint=_(START_HINT))) from None
     except Exception as exc:  # pylxd wraps requests' errors in several ways
-        raise BackendError(f"LXD is not answering on {path} ({type(exc).__name__}); {START_HINT}") from None
+        raise BackendError(_("LXD is not answering on {path} ({why}); {hint}").format(
+            path=path, why=type(exc).__name__, hint=_(START_HINT))) from None
     return client
 
 
@@ -201,7 +173,7 @@ class LxdBackend(Backend):
     def _ours(instance: Any, record: Record | None) -> bool:
         return record is not None and instance.config.get(TAG_INSTANCE) == record.instance
 
-    def node_state(self, topo: Topology, record: Record | None, node: str) -> str:
+    def node_state(self, topo: Topology, record: Record | None, node: str) -> NodeStatus:
         cname, name = topo.container_name(node), topo.netns_name(node)
         # Fast path: the name is the symlink nslab recorded, and it leads to the init of
         # the container nslab created (the record says which containers are ours).
@@ -213,24 +185,24 @@ class LxdBackend(Backend):
                 return self._link_state(name, int(match.group(1)))
         inst = self._instance(cname)
         if inst is None:
-            return "missing"
+            return NodeStatus.MISSING
         if not self._ours(inst, record):
-            return "foreign"
+            return NodeStatus.FOREIGN
         if inst.status != "Running":
-            return "stopped"
+            return NodeStatus.STOPPED
         return self._link_state(name, self._pid(inst))
 
     @staticmethod
-    def _link_state(name: str, pid: int) -> str:
+    def _link_state(name: str, pid: int) -> NodeStatus:
         path = nsfs.netns_path(name)
         if not os.path.lexists(path):
-            return "unnamed"
+            return NodeStatus.UNNAMED
         try:
             linked = os.stat(path).st_ino
             current = os.stat(f"/proc/{pid}/ns/net").st_ino
         except OSError:
-            return "stale"  # dangling: the process it named is gone
-        return "up" if linked == current else "stale"
+            return NodeStatus.STALE  # dangling: the process it named is gone
+        return NodeStatus.UP if linked == current else NodeStatus.STALE
 
     # --- creating ----------------------------------------------------------------------------
     def create_nodes(self, topo: Topology, record: Record, nodes: Sequence[str], progress=None) -> list[Step]:
@@ -241,13 +213,15 @@ class LxdBackend(Backend):
             cname = topo.container_name(node)
             inst = existing.get(cname)
             if inst is not None and not self._ours(inst, record):
-                raise NameClash(f"an LXD container named '{cname}' already exists and is not part of lab "
-                                f"'{topo.name}'; nslab will not touch it: choose another lab name (--lab) or "
-                                f"remove it yourself if it is yours (lxc delete --force {cname})")
+                raise NameClash(_("an LXD container named '{container}' already exists and is not part of lab "
+                                  "'{lab}'; nslab will not touch it: choose another lab name (--lab) or remove it "
+                                  "yourself if it is yours (lxc delete --force {container})").format(
+                    container=cname, lab=topo.name))
             path = nsfs.netns_path(topo.netns_name(node))
             if os.path.lexists(path) and not _recorded_link(record, topo.netns_name(node)):
-                raise NameClash(f"{path} already exists and nslab did not create it; choose another lab name "
-                                f"(--lab) or remove it if it is yours (ip netns del {topo.netns_name(node)})")
+                raise NameClash(_("{path} already exists and nslab did not create it; choose another lab name "
+                                  "(--lab) or remove it if it is yours (ip netns del {netns})").format(
+                    path=path, netns=topo.netns_name(node)))
             plan.append((node, cname, inst))
         image = self.image
         if any(inst is None for _n, _c, inst in plan):
@@ -274,22 +248,22 @@ class LxdBackend(Backend):
                 except Exception as exc:
                     raise BackendError(f"LXD could not create container '{cname}' from image '{image}': "
                                        f"{_lxd_text(exc)}") from None
-                mine.append(Step("container", node, f"lxc init {image} {cname}", True))
+                mine.append(Step("container", node, commands.lxc_init(image, cname), True))
             else:
-                mine.append(Step("container", node, f"lxc init {image} {cname}", False))
+                mine.append(Step("container", node, commands.lxc_init(image, cname), False))
             if inst.status != "Running":
                 try:
                     inst.start(wait=True)
                 except Exception as exc:
                     raise BackendError(f"LXD could not start container '{cname}': {_lxd_text(exc)}") from None
-                mine.append(Step("start", node, f"lxc start {cname}", True))
+                mine.append(Step("start", node, commands.lxc_start(cname), True))
             else:
-                mine.append(Step("start", node, f"lxc start {cname}", False))
+                mine.append(Step("start", node, commands.lxc_start(cname), False))
             mine.append(self._ensure_link(record, topo.netns_name(node), self._pid(inst)))
             if progress:
                 progress(node)
 
-        _parallel(lambda item: one(*item), plan)
+        fanout.each(lambda item: one(*item), plan, workers=8, name="nslab-lxd")
         return [s for n in nodes for s in steps[n]]
 
     def _default_nics(self) -> dict[str, Any]:
@@ -304,9 +278,9 @@ class LxdBackend(Backend):
         """Name the container's netns the activity's way: /var/run/netns/NAME -> /proc/PID/ns/net."""
         path = nsfs.netns_path(name)
         target = f"/proc/{pid}/ns/net"
-        command = f"ln -sf {target} {path}"
+        command = commands.netns_link(pid, path)
         state = self._link_state(name, pid)
-        if state == "up":
+        if state == NodeStatus.UP:
             return Step("netns", name, command, False, f"-> {target}")
         record.append(t="symlink", name=name, pid=pid)
         note = f"-> {target}"
@@ -323,7 +297,8 @@ class LxdBackend(Backend):
         for entry in record.of_type("container"):
             if entry["name"] not in names:
                 names.append(entry["name"])
-        steps += _parallel(lambda n: self._remove_container(n, record.instance), list(reversed(names)))
+        steps += fanout.each(lambda n: self._remove_container(n, record.instance), list(reversed(names)), workers=8,
+                             name="nslab-lxd")
         seen = set()
         for entry in reversed(record.of_type("symlink")):
             if entry["name"] in seen:
@@ -363,7 +338,7 @@ class LxdBackend(Backend):
                     time.sleep(0.1)
 
     def _remove_container(self, name: str, instance: str) -> Step:
-        command = f"lxc delete --force {name}"
+        command = commands.lxc_delete(name)
         self._wait_for_operations(name)
         inst = self._instance(name)
         if inst is None:
@@ -385,9 +360,15 @@ class LxdBackend(Backend):
         user's, another test's) is not an orphan, and one without the tag is left alone.
         """
         ledger = records.ledger_id()
-        return [i for i in self.client.instances.all()
-                if i.config.get(TAG_INSTANCE) and i.config.get(TAG_INSTANCE) not in known_instances
-                and i.config.get(TAG_LEDGER) == ledger]
+        out = []
+        for inst in self.client.instances.all():
+            try:
+                config = inst.config
+            except Exception:  # noqa: BLE001 - deleted while listed (the daemon is shared): not ours to judge
+                continue
+            if config.get(TAG_LEDGER) == ledger and config.get(TAG_INSTANCE) not in (None, *known_instances):
+                out.append(inst)
+        return out
 
     def remove_orphan(self, inst: Any) -> list[Step]:
         pid = self._pid(inst) if inst.status == "Running" else None
@@ -400,17 +381,26 @@ class LxdBackend(Backend):
         return steps
 
     # --- running commands ------------------------------------------------------------------------
-    def exec(self, topo: Topology, node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
-        """Run ``argv`` inside the container (its mount, uts, ipc, pid and network namespaces).
+    def shell_command(self, topo: Topology, node: str) -> ShellCommand:
+        """The container's own /bin/sh, in all its namespaces (as ``lxc exec NAME -- sh``)."""
+        return container_shell(node, topo.container_name(node), self._init_pid(topo, node))
 
-        ``nsenter`` costs about 3 ms, where LXD's exec API polls for ~120 ms.
-        """
+    def _init_pid(self, topo: Topology, node: str) -> int:
+        """The container's init PID, from the netns symlink nslab made (never a stale one)."""
         path = nsfs.netns_path(topo.netns_name(node))
         try:
             pid = int(PROC_LINK.match(os.readlink(path)).group(1))  # type: ignore[union-attr]
             os.stat(f"/proc/{pid}/ns/net")
         except (OSError, AttributeError):
             raise BackendError(f"node '{node}' is not up or its netns name is stale; run up again") from None
+        return pid
+
+    def exec(self, topo: Topology, node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
+        """Run ``argv`` inside the container (its mount, uts, ipc, pid and network namespaces).
+
+        ``nsenter`` costs about 3 ms, where LXD's exec API polls for ~120 ms.
+        """
+        pid = self._init_pid(topo, node)
         try:
             proc = subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--", *argv],
                                   capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
@@ -428,7 +418,7 @@ def _recorded_link(record: Record | None, name: str) -> bool:
 def remove_symlink(name: str, pids: set[int]) -> Step:
     """Remove a netns name only if it is still the symlink nslab made (to a recorded init PID)."""
     path = nsfs.netns_path(name)
-    command = f"rm {path}"
+    command = commands.remove(path)
     if not os.path.lexists(path):
         return Step("delete", name, command, False, "already gone")
     if not os.path.islink(path):

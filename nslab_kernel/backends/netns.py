@@ -7,14 +7,17 @@ import os
 import subprocess
 from typing import Sequence
 
+from ..core import commands
 from ..core.errors import BackendError, NameClash, PrivilegeError
+from ..core.i18n import N_, _
 from ..core.records import Record
+from ..core.state import NodeHandle, NodeStatus
 from ..core.steps import Step
-from ..kernel import nsfs
+from ..kernel import fanout, nsfs
 from ..model.topology import Topology
-from .base import Backend, ExecResult, NodeHandle
+from .base import Backend, ExecResult
 
-PRIVILEGE_HINT = ("run it as root (sudo nslab ..., or the Jupyter kernel 'Python 3 (nslab)'), "
+PRIVILEGE_HINT = N_("run it as root (sudo nslab ..., or the Jupyter kernel 'Python 3 (nslab)'), "
                   "or use backend 'sim' where no privileges can be had")
 
 
@@ -24,15 +27,15 @@ def require_netns_privileges() -> None:
         os.close(nsfs.unshare_net())
 
     try:
-        nsfs.run_in_thread(probe)
+        fanout.in_thread(probe)
     except PermissionError:
-        raise PrivilegeError(f"creating network namespaces needs privileges (CAP_SYS_ADMIN) this process lacks: "
-                             f"{PRIVILEGE_HINT}") from None
+        raise PrivilegeError(_("creating network namespaces needs privileges (CAP_SYS_ADMIN) this process lacks: "
+                               "{hint}").format(hint=_(PRIVILEGE_HINT))) from None
     except OSError as exc:
         raise BackendError(f"this kernel refused to create a network namespace ({exc.strerror}); "
                            "a Linux kernel with network namespaces is needed") from None
     if not os.access(os.path.dirname(nsfs.NETNS_RUN_DIR) or "/", os.W_OK):
-        raise PrivilegeError(f"cannot write {nsfs.NETNS_RUN_DIR}: {PRIVILEGE_HINT}")
+        raise PrivilegeError(_("cannot write {path}: {hint}").format(path=nsfs.NETNS_RUN_DIR, hint=_(PRIVILEGE_HINT)))
 
 
 def recorded_inodes(record: Record | None, name: str) -> set[int]:
@@ -51,26 +54,26 @@ class NetnsBackend(Backend):
         name = topo.netns_name(node)
         return NodeHandle(node, name, nsfs.netns_path(name))
 
-    def node_state(self, topo: Topology, record: Record | None, node: str) -> str:
+    def node_state(self, topo: Topology, record: Record | None, node: str) -> NodeStatus:
         name = topo.netns_name(node)
         inode = nsfs.name_inode(name)
         if inode is None:
-            return "missing"
-        return "up" if inode in recorded_inodes(record, name) else "foreign"
+            return NodeStatus.MISSING
+        return NodeStatus.UP if inode in recorded_inodes(record, name) else NodeStatus.FOREIGN
 
     def create_nodes(self, topo: Topology, record: Record, nodes: Sequence[str], progress=None) -> list[Step]:
         steps: list[Step] = []
         todo: list[tuple[str, str]] = []
         for node in nodes:
             name = topo.netns_name(node)
-            command = f"ip netns add {name}"
+            command = commands.netns_add(name)
             state = self.node_state(topo, record, node)
-            if state == "up":
+            if state == NodeStatus.UP:
                 steps.append(Step("netns", node, command, False, name))
-            elif state == "foreign":
-                raise NameClash(f"a network namespace named '{name}' already exists and nslab did not create it "
-                                f"for lab '{topo.name}'; choose another lab name (--lab) or, if it is yours to "
-                                f"remove, run: ip netns del {name}")
+            elif state == NodeStatus.FOREIGN:
+                raise NameClash(_("a network namespace named '{name}' already exists and nslab did not create it "
+                                  "for lab '{lab}'; choose another lab name (--lab) or, if it is yours to remove, "
+                                  "run: ip netns del {name}").format(name=name, lab=topo.name))
             else:
                 if os.path.lexists(nsfs.netns_path(name)):
                     raise NameClash(f"{nsfs.netns_path(name)} exists but is not a network namespace; choose another "
@@ -96,7 +99,7 @@ class NetnsBackend(Backend):
                     except FileExistsError:
                         raise NameClash(f"'{name}' appeared in {nsfs.NETNS_RUN_DIR} while nslab was creating it; "
                                         "another program uses that name: choose another lab name (--lab)") from None
-                    made.append(Step("netns", node, f"ip netns add {name}", True, name))
+                    made.append(Step("netns", node, commands.netns_add(name), True, name))
                     if progress:
                         progress(node)
             finally:
@@ -105,9 +108,10 @@ class NetnsBackend(Backend):
             return made
 
         try:
-            steps += nsfs.run_in_thread(build, name="nslab:create")
+            steps += fanout.in_thread(build, name="nslab:create")
         except PermissionError:
-            raise PrivilegeError(f"creating network namespaces needs privileges this process lacks: {PRIVILEGE_HINT}") from None
+            raise PrivilegeError(_("creating network namespaces needs privileges (CAP_SYS_ADMIN) this process lacks: "
+                                   "{hint}").format(hint=_(PRIVILEGE_HINT))) from None
         return steps
 
     def remove(self, record: Record) -> list[Step]:
@@ -127,7 +131,7 @@ class NetnsBackend(Backend):
 
 def remove_netns_name(name: str, inodes: set[int]) -> Step:
     """Remove a netns name only if it still refers to a namespace nslab recorded."""
-    command = f"ip netns del {name}"
+    command = commands.netns_del(name)
     path = nsfs.netns_path(name)
     current = nsfs.name_inode(name)
     if current is None:
@@ -147,7 +151,7 @@ def remove_netns_name(name: str, inodes: set[int]) -> Step:
         nsfs.unbind_name(name)
     except OSError as exc:
         if exc.errno == errno.EPERM:
-            raise PrivilegeError(f"removing {name} needs root: {PRIVILEGE_HINT}") from None
+            raise PrivilegeError(_("removing {name} needs root: {hint}").format(name=name, hint=_(PRIVILEGE_HINT))) from None
         raise
     return Step("delete", name, command, True)
 

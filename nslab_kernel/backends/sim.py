@@ -10,12 +10,14 @@ import errno
 import time
 from typing import Sequence
 
+from ..core import commands, records
 from ..core.errors import BackendError, NameClash
-from ..core.records import Record, labs_dir
+from ..core.records import Record
 from ..core.results import PingMatrix, Probe
+from ..core.state import NodeHandle, NodeStatus
 from ..core.steps import Step
 from ..model.topology import Topology
-from .base import Backend, ExecResult, NodeHandle, NodeWork
+from .base import Backend, ExecResult, NodeWork
 from .simnet import SimError, SimNetwork
 
 NOTE = "simulated"
@@ -26,7 +28,7 @@ class SimBackend(Backend):
     simulated = True
 
     def preflight(self) -> None:
-        folder = labs_dir()
+        folder = records.labs_dir()
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -34,14 +36,14 @@ class SimBackend(Backend):
                                f"({exc.strerror}); set NSLAB_STATE_DIR to a folder of yours") from None
 
     def _net(self, topo: Topology) -> SimNetwork:
-        return SimNetwork.load(labs_dir() / f"{topo.name}.sim.json")
+        return SimNetwork.load(records.sim_state_path(topo.name))
 
     def handle(self, topo: Topology, node: str) -> NodeHandle:
         name = topo.netns_name(node)
         return NodeHandle(node, name, f"sim:{name}")
 
-    def node_state(self, topo: Topology, record: Record | None, node: str) -> str:
-        return "up" if node in self._net(topo).nodes and record is not None else "missing"
+    def node_state(self, topo: Topology, record: Record | None, node: str) -> NodeStatus:
+        return NodeStatus.UP if node in self._net(topo).nodes and record is not None else NodeStatus.MISSING
 
     def create_nodes(self, topo: Topology, record: Record, nodes: Sequence[str], progress=None) -> list[Step]:
         net = self._net(topo)
@@ -50,19 +52,19 @@ class SimBackend(Backend):
         record.append_many([{"t": "sim-node", "name": topo.netns_name(n), "node": n} for n in new])
         for node in nodes:
             changed = net.add_node(node)
-            steps.append(Step("netns", node, f"ip netns add {topo.netns_name(node)}", changed, NOTE))
+            steps.append(Step("netns", node, commands.netns_add(topo.netns_name(node)), changed, NOTE))
             if progress:
                 progress(node)
         net.save()
         return steps
 
     def remove(self, record: Record) -> list[Step]:
-        path = labs_dir() / f"{record.lab}.sim.json"
+        path = records.sim_state_path(record.lab)
         net = SimNetwork.load(path)
         steps = []
         for entry in reversed(record.of_type("sim-node")):
             changed = net.remove_node(entry["node"])
-            steps.append(Step("delete", entry["name"], f"ip netns del {entry['name']}", changed, NOTE))
+            steps.append(Step("delete", entry["name"], commands.netns_del(entry["name"]), changed, NOTE))
         path.unlink(missing_ok=True)
         return steps
 
@@ -72,19 +74,19 @@ class SimBackend(Backend):
         for link in links:
             a, b = link.a, link.b
             na, nb = topo.netns_name(a.node), topo.netns_name(b.node)
-            command = f"ip link add {a.ifname} netns {na} type veth peer name {b.ifname} netns {nb}"
+            command = commands.veth(a.ifname, na, b.ifname, nb)
             have = net.iface(a.node, a.ifname)
             if have is not None:
                 if have.get("peer") == f"{b.node}:{b.ifname}":
                     steps.append(Step("link", f"{na}:{a.ifname} - {nb}:{b.ifname}", command, False, NOTE))
                     continue
                 raise NameClash(f"{na} already has an interface '{a.ifname}' that is not the veth to {nb}:{b.ifname}; "
-                                f"delete it (ip -n {na} link del {a.ifname}) and run up again")
+                                f"delete it ({commands.link_del(na, a.ifname)}) and run up again")
             try:
                 net.add_veth(a.node, a.ifname, b.node, b.ifname)
             except SimError:
                 raise NameClash(f"{nb} already has an interface '{b.ifname}' that is not the veth to {na}:{a.ifname}; "
-                                f"delete it (ip -n {nb} link del {b.ifname}) and run up again") from None
+                                f"delete it ({commands.link_del(nb, b.ifname)}) and run up again") from None
             steps.append(Step("link", f"{na}:{a.ifname} - {nb}:{b.ifname}", command, True, NOTE))
         net.save()
         return steps
@@ -95,21 +97,20 @@ class SimBackend(Backend):
         for node, w in work.items():
             ns = topo.netns_name(node)
             if w.lo:
-                steps.append(Step("up", f"{ns}:lo", f"ip -n {ns} link set lo up", net.set_up(node, "lo"), NOTE))
+                steps.append(Step("up", f"{ns}:lo", commands.link_up(ns, "lo"), net.set_up(node, "lo"), NOTE))
             for ifname, address in w.ends:
                 if net.iface(node, ifname) is None:
                     raise BackendError(f"{ns} has no interface '{ifname}'; create the link first "
                                        "(run up, or the link step of the notebook)")
                 if address is not None:
-                    steps.append(Step("address", f"{ns}:{ifname}", f"ip -n {ns} addr add {address} dev {ifname}",
+                    steps.append(Step("address", f"{ns}:{ifname}", commands.addr_add(ns, address, ifname),
                                       net.add_address(node, ifname, str(address)), str(address)))
-                steps.append(Step("up", f"{ns}:{ifname}", f"ip -n {ns} link set {ifname} up", net.set_up(node, ifname), NOTE))
+                steps.append(Step("up", f"{ns}:{ifname}", commands.link_up(ns, ifname), net.set_up(node, ifname), NOTE))
             if w.forwarding is not None:
-                steps.append(Step("forwarding", ns, f"ip netns exec {ns} sysctl -w net.ipv4.ip_forward={int(w.forwarding)}",
+                steps.append(Step("forwarding", ns, commands.forwarding(ns, w.forwarding),
                                   net.set_forwarding(node, w.forwarding), NOTE))
             for route in w.routes or ():
-                dst = "default" if route.is_default else str(route.dst)
-                command = f"ip -n {ns} route add {dst} via {route.via}" + (f" dev {route.dev}" if route.dev else "")
+                command = commands.route(ns, route)
                 have = net.route_of(node, str(route.dst))
                 if have is not None and have["via"] == str(route.via) and (route.dev is None or have.get("dev") == route.dev):
                     steps.append(Step("route", f"{ns}: {route}", command, False, NOTE))
@@ -131,17 +132,16 @@ class SimBackend(Backend):
         ns = topo.netns_name(node)
         if change == "forwarding":
             (enabled,) = args
-            step = Step("forwarding", ns, f"ip netns exec {ns} sysctl -w net.ipv4.ip_forward={int(enabled)}",
+            step = Step("forwarding", ns, commands.forwarding(ns, enabled),
                         net.set_forwarding(node, enabled), NOTE)
         elif change == "delete_route":
             (route,) = args
-            dst = "default" if route.is_default else str(route.dst)
             gone = net.delete_route(node, route)
-            step = Step("delete", f"{ns}: {route}", f"ip -n {ns} route del {dst}", gone, NOTE if gone else "already gone")
+            step = Step("delete", f"{ns}: {route}", commands.route_del(ns, route), gone, NOTE if gone else "already gone")
         else:
             (ifname,) = args
             gone = net.delete_link(node, ifname)
-            step = Step("delete", f"{ns}:{ifname}", f"ip -n {ns} link del {ifname}", gone,
+            step = Step("delete", f"{ns}:{ifname}", commands.link_del(ns, ifname), gone,
                         "its peer is gone too" if gone else "already gone")
         net.save()
         return step
@@ -178,6 +178,11 @@ class SimBackend(Backend):
                 return net.route_get(node, dst, src, iif)
 
         return View()
+
+    def shell_command(self, topo: Topology, node: str):
+        """No shell: a simulated node has no namespace to run one in (``Lab.terminal`` says so in the
+        notebook's language before getting here)."""
+        raise BackendError(f"node '{node}' is simulated: there is no namespace to open a shell in")
 
     def exec(self, topo: Topology, node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
         code, out, err = self._net(topo).run(node, list(argv))

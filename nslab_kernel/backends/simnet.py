@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import shlex
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Any
 
+from ..core import records
 from ..core.state import InterfaceState, LabState, NodeState, RouteState
 from ..model.lookup import Lookup
 from ..model.routing import Forwarder, Parts
@@ -58,9 +58,7 @@ class SimNetwork:
             return cls(path)
 
     def save(self) -> None:
-        tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.data, sort_keys=True))
-        os.replace(tmp, self.path)
+        records.write_atomically(self.path, json.dumps(self.data, sort_keys=True))
 
     @property
     def nodes(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("source")
     p.add_argument("destination")
     lab_option(p)
-    p.add_argument("--lang", choices=["es", "en"], default="es")
+    p.add_argument("--lang", choices=["es", "en"], help="language of the explanation (default: from $LANG)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_explain)
 

@@ -14,7 +14,7 @@ from typing import Sequence
 
 from .. import __version__
 from ..core.errors import InputError, NslabError
-from . import check, doctor, explain, image, kernelspec, lab, topology
+from . import check, doctor, explain, image, kernelspec, lab, shell, topology
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_cli(sub)
     topology.add_cli(sub)
     lab.add_exec_cli(sub)
+    shell.add_cli(sub)
     for group in (image, check, doctor, explain, kernelspec):
         group.add_cli(sub)
     return parser

@@ -15,6 +15,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import time
 import uuid
 from contextlib import contextmanager
@@ -22,9 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from .i18n import _
 from .errors import LabBusy, LabNotFound, PrivilegeError, RecordError
 
 DEFAULT_STATE_DIR = "/var/lib/nslab"
+RECORD, LOCK, SIM_STATE, TEMPORARY = ".jsonl", ".lock", ".sim.json", ".tmp"  # the files of the state dir
+INSTANCE_TEXT = re.compile(r'"instance": "([0-9a-f]{32})"')
 
 
 def state_dir() -> Path:
@@ -101,35 +105,50 @@ def _ensure_dir() -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except PermissionError:
-        raise PrivilegeError(f"cannot write nslab's records in {folder}: run as root (sudo) or use the "
-                             "'Python 3 (nslab)' kernel") from None
+        raise PrivilegeError(_("cannot write nslab's records in {folder}: run as root (sudo) or use the "
+                               "'Python 3 (nslab)' kernel").format(folder=folder)) from None
     return folder
 
 
 def record_path(lab: str) -> Path:
-    return labs_dir() / f"{lab}.jsonl"
+    return labs_dir() / f"{lab}{RECORD}"
+
+
+def lock_path(lab: str) -> Path:
+    return labs_dir() / f"{lab}{LOCK}"
+
+
+def sim_state_path(lab: str) -> Path:
+    """The simulated network of a lab (backend 'sim'), kept next to its record."""
+    return labs_dir() / f"{lab}{SIM_STATE}"
+
+
+def write_atomically(path: Path, text: str, durable: bool = False) -> None:
+    """Write ``path`` whole or not at all: a temporary file naming its writer, then a rename."""
+    tmp = temporary_path(path)
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def create(lab: str, backend: str, topology: dict[str, Any], backend_options: dict[str, Any] | None = None) -> Record:
-    folder = _ensure_dir()
-    path = folder / f"{lab}.jsonl"
+    _ensure_dir()
+    path = record_path(lab)
     header = {"t": "lab", "lab": lab, "backend": backend, "topology": topology,
               "backend_options": backend_options or {},
               "instance": uuid.uuid4().hex, "created": time.time(), "pid": os.getpid(), "version": 1}
-    tmp = temporary_path(lab)
-    with open(tmp, "w") as fh:
-        fh.write(json.dumps(header, sort_keys=True) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(header, sort_keys=True) + "\n", durable=True)
     return Record(lab, path, header, [])
 
 
 def read(lab: str) -> Record:
     path = record_path(lab)
     if not path.exists():
-        raise LabNotFound(f"no lab named '{lab}' is up (no record in {labs_dir()}); "
-                          f"see 'nslab status' for the labs that are")
+        raise LabNotFound(_("no lab named '{lab}' is up (no record in {folder}); see 'nslab status' for the labs "
+                            "that are").format(lab=lab, folder=labs_dir()))
     return read_path(path)
 
 
@@ -159,16 +178,22 @@ def read_path(path: Path) -> Record:
     return Record(str(header["lab"]), path, header, entries[1:])
 
 
-def temporary_path(name: str) -> Path:
+def instances_in(path: Path) -> set[str]:
+    """The instance ids a record names, read as text: also from a record too corrupt to parse, so
+    that nothing it may name (a container tagged with that instance) is taken for an orphan."""
+    return set(INSTANCE_TEXT.findall(path.read_text(errors="replace")))
+
+
+def temporary_path(final: Path) -> Path:
     """Where a file of the state dir is written before its atomic rename: names its writer's PID."""
-    return labs_dir() / f".{name}.{os.getpid()}.tmp"
+    return final.with_name(f".{final.stem}.{os.getpid()}{TEMPORARY}")
 
 
 def remove_stale_temporaries() -> list[Path]:
     """Temporary files of nslab's own state dir whose writer died before renaming them (a kill)."""
     removed = []
     folder = labs_dir()
-    for tmp in folder.glob(".*.tmp") if folder.is_dir() else []:
+    for tmp in folder.glob(f".*{TEMPORARY}") if folder.is_dir() else []:
         try:
             pid = int(tmp.name.rsplit(".", 2)[-2])
             os.kill(pid, 0)
@@ -186,11 +211,11 @@ def all_records() -> list[Path]:
     folder = labs_dir()
     if not folder.is_dir():
         return []
-    return sorted(folder.glob("*.jsonl"))
+    return sorted(folder.glob(f"*{RECORD}"))
 
 
 def lab_names() -> list[str]:
-    return [p.name[: -len(".jsonl")] for p in all_records()]
+    return [p.name[: -len(RECORD)] for p in all_records()]
 
 
 def remove(record: Record) -> None:
@@ -207,8 +232,8 @@ def lock(lab: str, wait: float = 30.0) -> Iterator[None]:
     A second ``up`` of the same lab waits up to ``wait`` seconds, then fails
     cleanly with :class:`LabBusy`; it never builds a half-mixed lab.
     """
-    folder = _ensure_dir()
-    path = folder / f"{lab}.lock"
+    _ensure_dir()
+    path = lock_path(lab)
     deadline = time.monotonic() + wait
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -239,3 +264,16 @@ def lock(lab: str, wait: float = 30.0) -> Iterator[None]:
                 path.unlink(missing_ok=True)  # the lab is gone: leave no lock file behind
         finally:
             os.close(fd)
+
+
+def remove_unused_locks() -> None:
+    """Remove the lock files of labs whose record is gone, unless someone holds one right now."""
+    folder = labs_dir()
+    for path in sorted(folder.glob(f"*{LOCK}")) if folder.is_dir() else []:
+        lab = path.name[: -len(LOCK)]
+        if not record_path(lab).exists():
+            try:
+                with lock(lab, wait=0):
+                    pass  # leaving the lock of a lab without a record removes the file
+            except LabBusy:
+                pass  # someone is bringing it up right now

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .i18n import _
+
 OK, PARTIAL, FAILED = "ok", "partial", "failed"
 
 
@@ -116,7 +118,9 @@ class PingMatrix:
                              if (s, d) in self._pairs or s == d else "".rjust(width))
             lines.append(s.ljust(width) + " " + " ".join(cells))
         ok = sum(p.ok for p in self.probes)
-        lines.append(f"{ok}/{len(self.probes)} probes answered in {self.elapsed}"
-                     + ("" if self.reachable else f"; failed: {', '.join(f'{a}->{b}' for a, b in self.failed[:8])}"
-                        + (" ..." if len(self.failed) > 8 else "")))
+        line = _("{ok}/{total} probes answered in {elapsed}").format(ok=ok, total=len(self.probes), elapsed=self.elapsed)
+        if not self.reachable:
+            line += "; " + _("failed: {pairs}").format(pairs=", ".join(f"{a}->{b}" for a, b in self.failed[:8])) \
+                + (" ..." if len(self.failed) > 8 else "")
+        lines.append(line)
         return "\n".join(lines)

@@ -1,13 +1,34 @@
 """The live state of a lab as plain data: what the kernel has, serialisable, no kernel access.
 
-Read by :mod:`nslab_kernel.inspect`; drawn by the widgets (which may load it from a
+Read by :mod:`nslab_kernel.kernel.netstate`; drawn by the widgets (which may load it from a
 saved file, without root); graded by the checker.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class NodeHandle:
+    """Where a node's network namespace is: its name (as students use it) and its file."""
+
+    node: str
+    netns: str
+    path: str
+
+
+class NodeStatus(StrEnum):
+    """Whether a node exists as nslab made it (str-valued: it prints and serialises as its value)."""
+
+    UP = "up"
+    MISSING = "missing"
+    STALE = "stale"  # the netns name no longer points at the node's namespace (its container restarted)
+    UNNAMED = "unnamed"  # a container whose netns has no name yet
+    STOPPED = "stopped"  # a container that is not running
+    FOREIGN = "foreign"  # a node of that name exists that nslab did not create for this lab
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,16 @@ import html
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+from .i18n import N_, _
+
+# Notes steps carry, shown in the student's language (a note not listed here is shown as it is)
+NOTES = (N_("already gone"), N_("simulated"), N_("its peer is gone too"),
+         N_("left alone: that container is not this lab's"), N_("left alone: not the symlink nslab made"),
+         N_("left alone: it points somewhere nslab did not link"),
+         N_("removed a placeholder left by an interrupted run"),
+         N_("left alone: that name now refers to a namespace nslab did not create"),
+         N_("left alone: that name is now a dangling link nslab did not make"))
+
 
 @dataclass(frozen=True)
 class Step:
@@ -63,7 +73,8 @@ class Report:
         return self.summary()
 
     def summary(self) -> str:
-        return f"{self.title}: {len(self.changed)} changed, {len(self.already)} already so"
+        return _("{title}: {changed} changed, {already} already so").format(
+            title=self.title, changed=len(self.changed), already=len(self.already))
 
     def to_dict(self) -> dict[str, object]:
         return {"title": self.title, "changed": len(self.changed), "already": len(self.already),
@@ -73,17 +84,19 @@ class Report:
         lines = [self.summary()]
         for s in self.steps:
             mark = "+" if s.changed else "="
-            note = f"  ({s.note})" if s.note else ""
+            note = f"  ({_(s.note)})" if s.note else ""
             lines.append(f"  {mark} {s.command}{note}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
+        changed, already = html.escape("✔ " + _("changed")), html.escape("· " + _("already so"))
         rows = "".join(
-            f"<tr><td>{'✔ changed' if s.changed else '· already so'}</td><td>{html.escape(s.target)}</td>"
-            f"<td><code>{html.escape(s.command)}</code></td><td>{html.escape(s.note)}</td></tr>"
+            f"<tr><td>{changed if s.changed else already}</td><td>{html.escape(s.target)}</td>"
+            f"<td><code>{html.escape(s.command)}</code></td><td>{html.escape(_(s.note) if s.note else '')}</td></tr>"
             for s in self.steps)
+        heads = "".join(f"<th>{html.escape(h)}</th>" for h in (_("status"), _("what"), _("equivalent command"), ""))
         return (f"<div class='nslab-report'><b>{html.escape(self.summary())}</b>"
-                f"<table><tr><th>status</th><th>what</th><th>equivalent command</th><th></th></tr>{rows}</table></div>")
+                f"<table><tr>{heads}</tr>{rows}</table></div>")
 
 
 def ip_batches(commands: Iterable[str]) -> tuple[list[str], dict[str, list[str]], list[list[str]]]:

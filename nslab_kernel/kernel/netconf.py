@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import errno
 import os
-import queue
-import threading
 from dataclasses import dataclass
 from typing import Callable, Mapping, TypeVar
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from . import nlbatch, nsfs
+from ..core import commands
 from ..core.errors import BackendError, NameClash
+from ..core.state import NodeHandle
 from ..core.steps import Step
 from ..model.topology import IPv4If, Route
+from . import fanout, nlbatch
 
 K = TypeVar("K")
 T = TypeVar("T")
@@ -55,69 +55,29 @@ class Netns:
         return found[0] if found else None
 
 
-WORKERS = 4  # a few threads: 50 threads fighting for the GIL around each syscall are slower
+def for_each_netns(handles: Mapping[K, NodeHandle], fn: Callable[[Netns, K], T],
+                   workers: int = fanout.WORKERS) -> dict[K, T]:
+    """Run ``fn(netns, key)`` for every key, inside that key's namespace, with a netlink socket open there.
 
-
-def for_each_netns(paths: Mapping[K, tuple[str, str]], fn: Callable[[Netns, K], T],
-                   workers: int = WORKERS) -> dict[K, T]:
-    """Run ``fn(netns, key)`` for every key, inside that key's namespace.
-
-    ``paths`` maps a key to ``(netns name, path of the netns file)``.  A few
-    dedicated threads take keys from a queue, enter each key's namespace with
-    ``setns`` and work there; they exit when the queue is empty, so no thread
-    that has entered a lab namespace is ever reused for anything else, and the
-    caller's thread (a Jupyter kernel's) never changes namespace.  Errors are
-    raised after every thread has finished (the first one wins).
+    The threads are :mod:`fanout`'s: a few dedicated ones that exit afterwards, so no
+    thread that has entered a lab namespace is ever reused for anything else, and the
+    caller's thread (a Jupyter kernel's) never changes namespace.
     """
-    host = nsfs.host_netns_inode()
-    results: dict[K, T] = {}
-    errors: list[BaseException] = []
-    todo: queue.SimpleQueue = queue.SimpleQueue()
-    for item in paths.items():
-        todo.put(item)
-
-    def one(key: K, name: str, path: str) -> None:
-        try:
-            nsfs.enter(path, host)
-        except PermissionError:
-            raise BackendError(f"refusing to configure '{name}': it is the host's own namespace") from None
-        except OSError as exc:
-            raise BackendError(f"network namespace '{name}' is gone ({path}: {exc.strerror}); "
-                               "run 'nslab up' again to recreate it") from None
+    def configure(key: K, handle: NodeHandle) -> T:
         with nlbatch.Netlink() as nl:
-            ns = Netns(name, nl)
+            ns = Netns(handle.netns, nl)
             try:
-                results[key] = fn(ns, key)
+                return fn(ns, key)
             finally:
                 ns.close()
 
-    def work() -> None:
-        while not errors:
-            try:
-                key, (name, path) = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                one(key, name, path)
-            except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
-                errors.append(exc)
-
-    threads = [threading.Thread(target=work, name="nslab-netns", daemon=True)
-               for _ in range(max(1, min(workers, len(paths))))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        while thread.is_alive():
-            thread.join(0.2)  # short slices: Ctrl-C still reaches the main thread
-    if errors:
-        raise errors[0]
-    return {key: results[key] for key in paths if key in results}  # in the caller's order
+    return fanout.in_each_netns(handles, configure, workers)
 
 
 # --- individual operations ---------------------------------------------------------------------
 
-def veths(ns: Netns, wanted: list[tuple[str, str, str, str]]) -> list[Step]:
-    """Ensure veth pairs whose local ends live here: (ifname, peer netns, peer path, peer ifname).
+def veths(ns: Netns, wanted: list[tuple[str, NodeHandle, str]]) -> list[Step]:
+    """Ensure veth pairs whose local ends live here: (ifname, the peer's node handle, peer ifname).
 
     Both ends are created directly in their namespaces (the peer through its
     netns fd), so nothing is ever stranded in the host.  Missing pairs are
@@ -129,10 +89,11 @@ def veths(ns: Netns, wanted: list[tuple[str, str, str, str]]) -> list[Step]:
     batch = nlbatch.Batch()
     fds: list[int] = []
     try:
-        for ifname, peer_ns, peer_path, peer_ifname in wanted:
-            command = f"ip link add {ifname} netns {ns.name} type veth peer name {peer_ifname} netns {peer_ns}"
+        for ifname, peer, peer_ifname in wanted:
+            peer_ns = peer.netns
+            command = commands.veth(ifname, ns.name, peer_ifname, peer_ns)
             target = f"{ns.name}:{ifname} - {peer_ns}:{peer_ifname}"
-            fd = os.open(peer_path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(peer.path, os.O_RDONLY | os.O_CLOEXEC)
             fds.append(fd)
             have = present.get(ifname)
             if have is not None:
@@ -141,14 +102,14 @@ def veths(ns: Netns, wanted: list[tuple[str, str, str, str]]) -> list[Step]:
                     steps.append(Step("link", target, command, False))
                     continue
                 raise NameClash(f"{ns.name} already has an interface '{ifname}' that is not the veth to "
-                                f"{peer_ns}:{peer_ifname}; delete it (ip -n {ns.name} link del {ifname}) and run up again")
+                                f"{peer_ns}:{peer_ifname}; delete it ({commands.link_del(ns.name, ifname)}) and run up again")
             steps.append(Step("link", target, command, True))
             batch.add_veth(ifname, peer_ifname, fd, tag=(len(steps) - 1, peer_ns, peer_ifname))
         for (i, peer_ns, peer_ifname), code in batch.send(ns.nl):
             if code == errno.EEXIST:
                 raise NameClash(f"{peer_ns} already has an interface '{peer_ifname}' that is not the veth to "
-                                f"{steps[i].target.split(' - ')[0]}; delete it (ip -n {peer_ns} link del "
-                                f"{peer_ifname}) and run up again")
+                                f"{steps[i].target.split(' - ')[0]}; delete it "
+                                f"({commands.link_del(peer_ns, peer_ifname)}) and run up again")
             if code:
                 raise BackendError(f"creating veth {steps[i].target} failed: {os.strerror(code)} (errno {code})")
     finally:
@@ -186,7 +147,7 @@ def converge(ns: Netns, lo: bool = False, ends: list[tuple[str, IPv4If | None]] 
     pending: dict[int, Step] = {}
     if lo:
         idx, up = links["lo"]
-        step = Step("up", f"{ns.name}:lo", f"ip -n {ns.name} link set lo up", not up)
+        step = Step("up", f"{ns.name}:lo", commands.link_up(ns.name, "lo"), not up)
         plan(step, None if up else (lambda i, idx=idx: batch.link_up(idx, tag=i)))
     for ifname, iface in ends:
         if ifname not in links:
@@ -194,20 +155,18 @@ def converge(ns: Netns, lo: bool = False, ends: list[tuple[str, IPv4If | None]] 
         idx, up = links[ifname]
         if iface is not None:
             have = (idx, str(iface.ip), iface.network.prefixlen) in addrs
-            step = Step("address", f"{ns.name}:{ifname}", f"ip -n {ns.name} addr add {iface} dev {ifname}",
+            step = Step("address", f"{ns.name}:{ifname}", commands.addr_add(ns.name, iface, ifname),
                         not have, str(iface))
             plan(step, None if have else (lambda i, idx=idx, iface=iface: batch.add_address(
                 idx, str(iface.ip), iface.network.prefixlen, tag=i)))
-        step = Step("up", f"{ns.name}:{ifname}", f"ip -n {ns.name} link set {ifname} up", not up)
+        step = Step("up", f"{ns.name}:{ifname}", commands.link_up(ns.name, ifname), not up)
         plan(step, None if up else (lambda i, idx=idx: batch.link_up(idx, tag=i)))
     if forwarding_flag is not None:
         steps.append(forwarding(ns, forwarding_flag))
     if wanted_routes:
         current = {(r.dst, r.dst_len): r for r in nl.routes()}
         for route in wanted_routes:
-            dst = "default" if route.is_default else str(route.dst)
-            dev = f" dev {route.dev}" if route.dev else ""
-            command = f"ip -n {ns.name} route add {dst} via {route.via}{dev}"
+            command = commands.route(ns.name, route)
             target = f"{ns.name}: {route}"
             oif = None
             if route.dev:
@@ -242,7 +201,7 @@ def read_forwarding() -> bool:
 def forwarding(ns: Netns, enabled: bool) -> Step:
     """Set ``net.ipv4.ip_forward`` of this namespace (the calling thread's, never the host's)."""
     value = "1" if enabled else "0"
-    command = f"ip netns exec {ns.name} sysctl -w net.ipv4.ip_forward={value}"
+    command = commands.forwarding(ns.name, enabled)
     if read_forwarding() == enabled:
         return Step("forwarding", ns.name, command, False)
     with open(FORWARD_SYSCTL, "w") as fh:
@@ -251,19 +210,18 @@ def forwarding(ns: Netns, enabled: bool) -> Step:
 
 
 def delete_route(ns: Netns, route: Route) -> Step:
-    dst = "default" if route.is_default else str(route.dst)
-    command = f"ip -n {ns.name} route del {dst}"
+    command = commands.route_del(ns.name, route)
     try:
         ns.ipr.route("del", dst=str(route.dst), table=RT_TABLE_MAIN)
     except NetlinkError as exc:
         if exc.code == errno.ESRCH:
             return Step("delete", f"{ns.name}: {route}", command, False, "already gone")
-        raise BackendError(f"{ns.name}: deleting route to {dst} failed: {exc.args[-1]}") from None
+        raise BackendError(f"{ns.name}: deleting route to {route.destination} failed: {exc.args[-1]}") from None
     return Step("delete", f"{ns.name}: {route}", command, True)
 
 
 def delete_link(ns: Netns, ifname: str) -> Step:
-    command = f"ip -n {ns.name} link del {ifname}"
+    command = commands.link_del(ns.name, ifname)
     idx = ns.index(ifname)
     if idx is None:
         return Step("delete", f"{ns.name}:{ifname}", command, False, "already gone")

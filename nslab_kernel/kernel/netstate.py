@@ -12,10 +12,10 @@ import os
 from typing import Mapping
 
 from . import netconf
-from ..core.state import InterfaceState, LabState, NodeState, RouteState
+from ..core.state import InterfaceState, LabState, NodeHandle, NodeState, RouteState
 
 RT_PROTOS = {2: "kernel", 3: "boot", 4: "static"}
-__all__ = ["InterfaceState", "LabState", "NodeState", "RouteState", "read_lab_state"]
+__all__ = ["read_lab_state"]
 
 
 def _read_one(ns: netconf.Netns, node: str, others: Mapping[str, str]) -> tuple[NodeState, dict[int, str], dict]:
@@ -63,16 +63,16 @@ def _read_one(ns: netconf.Netns, node: str, others: Mapping[str, str]) -> tuple[
     return state, names, peers_raw
 
 
-def read_lab_state(lab: str, handles: Mapping[str, tuple[str, str]]) -> LabState:
-    """The state of each node's namespace (node -> (netns name, path)); missing ones say so."""
-    present = {n: h for n, h in handles.items() if os.path.exists(h[1])}
-    paths = {n: h[1] for n, h in present.items()}
+def read_lab_state(lab: str, handles: Mapping[str, NodeHandle]) -> LabState:
+    """The state of each node's namespace; missing ones say so."""
+    present = {n: h for n, h in handles.items() if os.path.exists(h.path)}
+    paths = {n: h.path for n, h in present.items()}
     raw = netconf.for_each_netns(present, lambda ns, node: _read_one(ns, node, {o: p for o, p in paths.items() if o != node}))
     index_names = {node: names for node, (_s, names, _p) in raw.items()}
     state = LabState(lab)
-    for node, (netns, _path) in handles.items():
+    for node, handle in handles.items():
         if node not in raw:
-            state.nodes[node] = NodeState(node, netns, False)
+            state.nodes[node] = NodeState(node, handle.netns, False)
             continue
         node_state, _names, peers_raw = raw[node]
         interfaces = []
@@ -84,6 +84,6 @@ def read_lab_state(lab: str, handles: Mapping[str, tuple[str, str]]) -> LabState
                     peer = f"{peer_node}:{index_names[peer_node][peer_index]}"
             interfaces.append(InterfaceState(iface.name, iface.kind, iface.up, iface.carrier, iface.addresses,
                                              peer, iface.index))
-        state.nodes[node] = NodeState(node, netns, True, tuple(interfaces), node_state.routes,
+        state.nodes[node] = NodeState(node, handle.netns, True, tuple(interfaces), node_state.routes,
                                       node_state.forwarding, node_state.inode)
     return state

@@ -1,7 +1,7 @@
 """Network namespace files, by system call (what ``ip netns add/del`` do, without forking).
 
 Every function that changes a thread's namespace is meant to run in a thread
-nslab started for that purpose and that exits afterwards: ``setns`` and
+nslab started for that purpose and that exits afterwards (:mod:`.fanout`): ``setns`` and
 ``unshare(CLONE_NEWNET)`` only affect the calling thread, and a thread left in a
 lab namespace must never be reused for anything else.
 
@@ -15,8 +15,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import threading
-from typing import Callable, TypeVar
 
 NETNS_RUN_DIR = os.environ.get("NSLAB_NETNS_DIR", "/var/run/netns")
 CLONE_NEWNET = 0x40000000
@@ -26,7 +24,6 @@ MS_SHARED = 1 << 20
 MNT_DETACH = 2
 
 _libc = ctypes.CDLL(None, use_errno=True)
-T = TypeVar("T")
 
 
 def _check(result: int, what: str, path: str = "") -> None:
@@ -123,26 +120,3 @@ def enter(path: str, host_inode: int) -> None:
         os.close(fd)
     if thread_netns_inode() == host_inode:
         raise PermissionError(errno.EPERM, "refusing to act in the host's own network namespace", path)
-
-
-def run_in_thread(fn: Callable[[], T], name: str = "nslab") -> T:
-    """Run ``fn`` in a fresh thread that exits afterwards; re-raise its exception here.
-
-    The caller waits in short slices so that Ctrl-C (KeyboardInterrupt) still
-    reaches the main thread; the worker then finishes its current step.
-    """
-    box: dict[str, object] = {}
-
-    def target() -> None:
-        try:
-            box["result"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed over to the caller
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name=name, daemon=True)
-    thread.start()
-    while thread.is_alive():
-        thread.join(0.2)
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["result"]  # type: ignore[return-value]

@@ -18,13 +18,13 @@ import random
 import select
 import socket
 import struct
-import threading
 import time
 from typing import Callable, Mapping, Sequence
 
-from . import nsfs
 from ..core.errors import BackendError
 from ..core.results import FAILED, OK, PARTIAL, Pair, PingMatrix, Probe
+from ..core.state import NodeHandle
+from . import fanout, nsfs
 
 __all__ = ["FAILED", "OK", "PARTIAL", "Pair", "PingMatrix", "Probe", "ping_matrix"]
 ICMP_ECHO_REPLY, ICMP_UNREACH, ICMP_ECHO, ICMP_TIME_EXCEEDED = 0, 3, 8, 11
@@ -304,11 +304,11 @@ class _Source:
 PROBE_WORKERS = max(1, min(4, os.cpu_count() or 1))  # one per core: more only adds contention
 
 
-def ping_matrix(lab: str, handles: Mapping[str, tuple[str, str]], targets: Mapping[str, Sequence[tuple[str, str]]],
+def ping_matrix(lab: str, handles: Mapping[str, NodeHandle], targets: Mapping[str, Sequence[tuple[str, str]]],
                 timeout: float = 1.0,
                 expected: Mapping[tuple[str, str], bool] | Callable[[], Mapping[tuple[str, str], bool]] | None = None,
                 ) -> PingMatrix:
-    """Probe from every source in ``handles`` (node -> (netns name, path)) to its ``targets``.
+    """Probe from every source in ``handles`` (node -> where its namespace is) to its ``targets``.
 
     ``expected`` (what the topology says each probe should do) may be a callable,
     computed here first: computing it while the probe threads run only makes them
@@ -321,7 +321,6 @@ def ping_matrix(lab: str, handles: Mapping[str, tuple[str, str]], targets: Mappi
         raise BackendError("the ping matrix lays out sendmmsg's messages for a 64-bit Linux; this Python is 32-bit")
     start = time.perf_counter()
     results: dict[str, list[Probe]] = {}
-    errors: list[BaseException] = []
     host = nsfs.host_netns_inode()
     sources = list(handles.items())
     want = expected() if callable(expected) else expected
@@ -335,13 +334,13 @@ def ping_matrix(lab: str, handles: Mapping[str, tuple[str, str]], targets: Mappi
     # replies are all in is written up by its thread while the other one sends.
     shares = [sources[i::PROBE_WORKERS] for i in range(min(PROBE_WORKERS, len(sources)))]
 
-    def work(share: list[tuple[str, tuple[str, str]]]) -> None:
+    def work(share: list[tuple[str, NodeHandle]]) -> None:
         opened: list[_Source] = []
         try:
             buffers = _Buffers()
-            for source, (_name, path) in share:
+            for source, handle in share:
                 try:
-                    nsfs.enter(path, host)
+                    nsfs.enter(handle.path, host)
                 except PermissionError:
                     raise BackendError(f"refusing to probe from '{source}': it is the host's own namespace") from None
                 except FileNotFoundError:
@@ -372,19 +371,10 @@ def ping_matrix(lab: str, handles: Mapping[str, tuple[str, str]], targets: Mappi
                     if src.done:
                         poller.unregister(fd)
                         pending -= 1
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
         finally:
             for src in opened:
                 results[src.source] = src.probes(want)
 
-    threads = [threading.Thread(target=work, args=(share,), name="nslab-ping", daemon=True) for share in shares]
-    for t in threads:
-        t.start()
-    for t in threads:
-        while t.is_alive():
-            t.join(0.2)
-    if errors:
-        raise errors[0]
+    fanout.each(work, shares, workers=len(shares), name="nslab-ping")
     probes = [p for source in handles for p in results.get(source, ())]
     return PingMatrix(lab, list(handles), probes, timeout, time.perf_counter() - start)

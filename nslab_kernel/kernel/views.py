@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from ..core.state import LabState
+from ..core.state import LabState, NodeHandle
 from ..model.lookup import Lookup
 from ..model.topology import Topology
 from . import netconf
@@ -15,7 +15,7 @@ ROUTE_KINDS = {1: "unicast", 2: "local", 3: "broadcast", 6: "blackhole", 7: "unr
 class NetnsView:
     """Route lookups asked of the kernel inside each namespace (``ip route get``, over netlink)."""
 
-    def __init__(self, topo: Topology, handles: dict[str, tuple[str, str]], state: LabState):
+    def __init__(self, topo: Topology, handles: dict[str, NodeHandle], state: LabState):
         self.topo = topo
         self.handles = handles
         self.state = state

@@ -14,7 +14,6 @@ Typical use::
 
 from __future__ import annotations
 
-import re
 import shlex
 from typing import Any, Callable, Iterable, Sequence
 
@@ -24,13 +23,15 @@ from ..backends import Backend, ExecResult, get_backend
 from ..backends.base import NodeWork
 from ..backends.lxd import LxdBackend, socket_path
 from ..core import records
-from ..core.errors import BackendError, InputError, LabBusy, LabNotFound, RecordError
+from ..core.i18n import N_, _
+from ..core.errors import BackendError, InputError, LabNotFound, RecordError
 from ..core.results import PingMatrix
-from ..core.state import LabState
+from ..core.state import LabState, NodeHandle, NodeStatus
 from ..core.steps import Report
 from ..model import schema
-from ..model.routing import Forwarder
+from ..model.routing import Forwarder, ping_targets
 from ..model.topology import Endpoint, Link, Topology
+from . import terminals
 
 STAGES = ("nodes", "links", "addresses", "forwarding", "routes")
 
@@ -96,14 +97,15 @@ class Lab:
                 return None
             return records.create(self.name, self.backend.name, self.topology.to_dict(), self.backend.options)
         if record.backend != self.backend.name:
-            raise InputError(f"lab '{self.name}' is already up on backend '{record.backend}'; take it down first "
-                             f"(nslab down --lab {self.name}) or choose another name with --lab")
+            raise InputError(_("lab '{lab}' is already up on backend '{backend}'; take it down first "
+                               "(nslab down --lab {lab}) or choose another name with --lab").format(
+                lab=self.name, backend=record.backend))
         if record.topology != self.topology.to_dict():
-            raise InputError(f"lab '{self.name}' is already up with a different topology; take it down first "
-                             f"(nslab down --lab {self.name}) or choose another name with --lab")
+            raise InputError(_("lab '{lab}' is already up with a different topology; take it down first "
+                               "(nslab down --lab {lab}) or choose another name with --lab").format(lab=self.name))
         return record
 
-    def _handles(self, nodes: Iterable[str]) -> dict[str, tuple[str, str]]:
+    def _handles(self, nodes: Iterable[str]) -> dict[str, NodeHandle]:
         return self.backend.handles(self.topology, nodes)
 
     # --- applying ----------------------------------------------------------------------------
@@ -116,7 +118,8 @@ class Lab:
         """
         unknown = [s for s in stages if s not in STAGES]
         if unknown:
-            raise InputError(f"unknown stage {unknown[0]!r}; stages are {', '.join(STAGES)}")
+            raise InputError(_("unknown stage {stage!r}; stages are {stages}").format(stage=unknown[0],
+                                                                                      stages=", ".join(STAGES)))
         return self._apply("up", self.topology.node_names, list(self.topology.links), stages, progress)
 
     def _apply(self, title: str, nodes: Sequence[str], links: Sequence[Link], stages: Sequence[str],
@@ -137,9 +140,11 @@ class Lab:
         progress = progress or self.progress
         self.backend.preflight()  # before the lock: a refused start leaves not even a records folder
         with records.lock(self.name):
+            fresh = not records.record_path(self.name).exists()
             record = self._record(create="nodes" in stages)
             if record is None:
-                raise LabNotFound(f"lab '{self.name}' is not up yet; create its nodes first (lab.up() or lab.add_node())")
+                raise LabNotFound(_("lab '{lab}' is not up yet; create its nodes first (lab.up() or "
+                                    "lab.add_node())").format(lab=self.name))
             if "nodes" in stages:
                 total, done = len(nodes), [0]
 
@@ -148,7 +153,12 @@ class Lab:
                     if progress:
                         progress(node, done[0], total)
 
-                report.add(self.backend.create_nodes(topo, record, list(nodes), progress=tick))
+                try:
+                    report.add(self.backend.create_nodes(topo, record, list(nodes), progress=tick))
+                except BaseException:
+                    if fresh and not record.resources:  # refused (a name clash...) before creating anything:
+                        records.remove(record)          # leave no record, so no ghost lab in 'nslab status'
+                    raise
             if ends is None:
                 ends = [e for link in links for e in link.endpoints]
             involved = set(nodes) | {e.node for link in links for e in link.endpoints} | {e.node for e in ends}
@@ -230,10 +240,11 @@ class Lab:
     def delete_route(self, node: str, destination: str) -> Report:
         """Delete a node's route to ``destination`` (a prefix or 'default'): for demos that break things."""
         route = next((r for r in self.topology.node(node).routes
-                      if str(r.dst) == destination or (destination == "default" and r.is_default)), None)
+                      if destination in (str(r.dst), r.destination)), None)
         if route is None:
-            raise InputError(f"{node} has no route to {destination} in the topology; its routes: "
-                             f"{', '.join(str(r) for r in self.topology.node(node).routes) or 'none'}")
+            raise InputError(_("{node} has no route to {destination} in the topology; its routes: {routes}").format(
+                node=node, destination=destination,
+                routes=", ".join(str(r) for r in self.topology.node(node).routes) or _("none")))
         report = Report(f"delete route {node}")
         with records.lock(self.name):
             self._require_up(node)
@@ -255,27 +266,30 @@ class Lab:
     def _require_up(self, *nodes: str) -> records.Record:
         record = self._record(create=False)
         if record is None:
-            raise LabNotFound(f"lab '{self.name}' is not up; run lab.up() first")
+            raise LabNotFound(_("lab '{lab}' is not up; run lab.up() first").format(lab=self.name))
         self._require_nodes(record, nodes)
         return record
 
     def _require_nodes(self, record: records.Record, nodes: Iterable[str]) -> None:
         """Each node must exist as nslab made it; otherwise say what is wrong and what to run."""
         states = {n: self.backend.node_state(self.topology, record, n) for n in sorted(nodes)}
-        bad = {n: s for n, s in states.items() if s != "up"}
+        bad = {n: s for n, s in states.items() if s != NodeStatus.UP}
         if not bad:
             return
         node, state = next(iter(bad.items()))
-        others = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        others = (" " + _("(and {n} more)").format(n=len(bad) - 1)) if len(bad) > 1 else ""
         why = {
-            "missing": "does not exist yet: create it first (lab.up() or lab.add_node())",
-            "stale": "has a stale netns name: its container restarted, so the name points at a namespace that is "
-                     "gone; run up again (nslab up / lab.up()) to re-link and re-apply it",
-            "unnamed": "has no netns name yet: run up again to link it",
-            "stopped": "is a stopped container: run up again to start it and re-apply its part of the lab",
-            "foreign": "exists but was not created by nslab for this lab; nslab will not touch it",
-        }.get(state, f"is {state}")
-        raise InputError(f"node '{node}' of lab '{self.name}' {why}{others}")
+            NodeStatus.MISSING: N_("node '{node}' of lab '{lab}' does not exist yet: create it first (lab.up() or lab.add_node())"),
+            NodeStatus.STALE: N_("node '{node}' of lab '{lab}' has a stale netns name: its container restarted, so the name "
+                        "points at a namespace that is gone; run up again (nslab up / lab.up()) to re-link and "
+                        "re-apply it"),
+            NodeStatus.UNNAMED: N_("node '{node}' of lab '{lab}' has no netns name yet: run up again to link it"),
+            NodeStatus.STOPPED: N_("node '{node}' of lab '{lab}' is a stopped container: run up again to start it and "
+                          "re-apply its part of the lab"),
+            NodeStatus.FOREIGN: N_("node '{node}' of lab '{lab}' exists but was not created by nslab for this lab; nslab "
+                          "will not touch it (lab.check() grades it as it is)"),
+        }.get(state, N_("node '{node}' of lab '{lab}' is {state}"))
+        raise InputError(_(why).format(node=node, lab=self.name, state=state) + others)
 
     def find_link(self, a: str, b: str | None = None) -> Link:
         for link in self.topology.links:
@@ -283,14 +297,13 @@ class Lab:
             if a in names and (b is None or b in names) and a != b:
                 return link
         known = ", ".join(str(l) for l in self.topology.links)
-        raise InputError(f"lab '{self.name}' has no link {a}{' - ' + b if b else ''}; its links: {known}")
+        raise InputError(_("lab '{lab}' has no link {link}; its links: {links}").format(
+            lab=self.name, link=a + (" - " + b if b else ""), links=known))
 
     # --- looking at it ---------------------------------------------------------------------------
     def targets(self) -> dict[str, list[tuple[str, str]]]:
         """For each node, (node, address) of every address of every other node."""
-        topo = self.topology
-        everyone = [(n, str(addr.ip)) for n in topo.node_names for addr in topo.addresses_of(n)]
-        return {src: [t for t in everyone if t[0] != src] for src in topo.node_names}
+        return ping_targets(self.topology)
 
     def expected(self) -> dict[tuple[str, str], bool]:
         """What the topology says each probe should do (its target state); computed once per lab."""
@@ -302,7 +315,7 @@ class Lab:
         """Probe every node to every address of every other node, concurrently."""
         record = self._record(create=False)
         if record is None:
-            raise LabNotFound(f"lab '{self.name}' is not up; run lab.up() first")
+            raise LabNotFound(_("lab '{lab}' is not up; run lab.up() first").format(lab=self.name))
         return self.backend.probe(self.topology, self.targets(), timeout, self.expected)
 
     def state(self) -> LabState:
@@ -310,13 +323,15 @@ class Lab:
         return self.backend.read_state(self.topology)
 
     def check(self, sections: Sequence[str] | None = None, matrix: PingMatrix | None = None,
-              only: Sequence[str] | None = None) -> CheckReport:
-        """Grade the live lab against the topology (all sections, or only those asked;
-        ``only``: just these nodes and the links between them)."""
-        return check(self.topology, sections or SECTIONS, state=self.state(), matrix=matrix,
-                     probe=None if only else (lambda: self.ping_matrix()), only=only)
+              only: Sequence[str] | None = None, hints: int | str = 3, lang: str | None = None) -> CheckReport:
+        """Grade the lab against its topology by what it achieves (all sections, or only those asked;
+        ``only``: just these nodes and the links between them).  It needs no record: a lab built by
+        hand with ``ip`` or ``lxc`` + ``ln -sf`` is graded the same.  ``hints``: the level shown
+        (1 idea, 2 shape of the command, 3 the command) or "escalate"; ``lang``: "es" or "en"."""
+        return check(self.topology, sections or SECTIONS, matrix=matrix, backend=self.backend, only=only,
+                     hints=hints, lang=lang)
 
-    def explain(self, source: str, destination: str, lang: str = "es") -> Explanation:
+    def explain(self, source: str, destination: str, lang: str | None = None) -> Explanation:
         """Why ``source`` can or cannot reach ``destination`` (a node or an address), hop by hop,
         from the live state and the kernel's own route lookups; with the fix."""
         return explain(self.topology, self.backend.kernel_view(self.topology, self.state()), source, destination, lang)
@@ -328,7 +343,7 @@ class Lab:
         for n in self.topology.node_names:
             h = self.backend.handle(self.topology, n)
             nodes[n] = {"netns": h.netns, "state": self.backend.node_state(self.topology, record, n)}
-        up = sum(v["state"] == "up" for v in nodes.values())
+        up = sum(v["state"] == NodeStatus.UP for v in nodes.values())
         return {"lab": self.name, "backend": self.backend.name, "recorded": record is not None,
                 "nodes": nodes, "up": up, "total": len(nodes), "links": len(self.topology.links)}
 
@@ -339,14 +354,29 @@ class Lab:
             argv = shlex.split(argv)
         return self.backend.exec(self.topology, node, list(argv), timeout)
 
+    def terminal(self, node: str, *, height: str = "360px", rows: int = 24, cols: int = 80) -> Any:
+        """An interactive shell inside ``node`` (its netns, or its LXD container).
+
+        In a notebook: an xterm.js terminal (``nslab_widgets.TerminalView``), found
+        through the ``nslab.views`` entry point so that this layer imports no UI;
+        without nslab_widgets: the :class:`~nslab_kernel.lifecycle.terminals.Terminal`
+        itself (``write``, ``subscribe``, ``close``).  Open as many as you like;
+        each ends with ``lab.down()``, with the kernel, or on Ctrl-D.
+        """
+        return terminals.view_of(self.terminal_session(node, rows=rows, cols=cols), height=height)
+
+    def terminal_session(self, node: str, rows: int = 24, cols: int = 80) -> "terminals.Terminal":
+        """A shell inside ``node`` on a pty, with no view (for scripts, tests and other UIs)."""
+        return terminals.open_terminal(self, node, rows=rows, cols=cols)
+
 
 def only_lab() -> str:
     names = records.lab_names()
     if len(names) == 1:
         return names[0]
     if not names:
-        raise LabNotFound("no lab is up; start one with 'nslab up figure1'")
-    raise InputError(f"{len(names)} labs are up ({', '.join(names)}); say which with --lab NAME")
+        raise LabNotFound(_("no lab is up; start one with 'nslab up figure1'"))
+    raise InputError(_("{n} labs are up ({labs}); say which with --lab NAME").format(n=len(names), labs=", ".join(names)))
 
 
 def down(name: str) -> Report:
@@ -355,6 +385,7 @@ def down(name: str) -> Report:
     with records.lock(name):
         record = records.read(name)
         backend = get_backend(record.backend, **record.header.get("backend_options", {}))
+        report.add(terminals.close_recorded(record))  # a shell left in a netns would keep it alive
         report.add(backend.remove(record))
         records.remove(record)
     return report
@@ -369,8 +400,7 @@ def cleanup(lxd: bool | None = None) -> list[Report]:
     reports = []
     problems = []
     known: set[str] = set()
-    for path in records.all_records():
-        lab = path.name[: -len(".jsonl")]
+    for lab in records.lab_names():
         try:
             record = records.read(lab)
             known.add(record.instance)
@@ -378,7 +408,7 @@ def cleanup(lxd: bool | None = None) -> list[Report]:
         except RecordError as exc:
             problems.append(str(exc))
             try:  # never remove containers whose (unreadable) record may still name them
-                known.update(_instances_in(path))
+                known.update(records.instances_in(records.record_path(lab)))
             except OSError:
                 pass
         except LabNotFound:
@@ -398,18 +428,7 @@ def cleanup(lxd: bool | None = None) -> list[Report]:
                 report.add(backend.remove_orphan(inst))
                 reports.append(report)
     records.remove_stale_temporaries()
-    for lock in sorted(records.labs_dir().glob("*.lock")) if records.labs_dir().is_dir() else []:
-        lab = lock.name[: -len(".lock")]
-        if not records.record_path(lab).exists():
-            try:
-                with records.lock(lab, wait=0):
-                    pass  # leaving the lock of a lab without a record removes the file
-            except LabBusy:
-                pass  # someone is bringing it up right now
+    records.remove_unused_locks()
     if problems:
         raise RecordError("; ".join(problems))
     return reports
-
-
-def _instances_in(path) -> set[str]:
-    return set(re.findall(r'"instance": "([0-9a-f]{32})"', path.read_text(errors="replace")))

@@ -10,12 +10,13 @@ import weakref
 from typing import Any
 
 from ..backends.auto import pick
+from ..core.i18n import N_, _
 from .lab import Lab
 
 _open: "weakref.WeakSet[Lab]" = weakref.WeakSet()
-SIMULATED_NOTE = ("⚠ Red simulada / simulated network: this machine cannot create network namespaces, so nslab "
-                  "simulates them in Python. Steps, checks, pings and explanations behave as the kernel would; "
-                  "raw commands (!ip ...) cannot run here.")
+SIMULATED_NOTE = N_("⚠ Simulated network: this machine cannot create network namespaces, so nslab simulates them "
+                    "in Python. Steps, checks, pings and explanations behave as the kernel would; raw commands "
+                    "(!ip ...) cannot run here.")
 
 
 def choose_backend(backend: str = "auto") -> str:
@@ -39,7 +40,7 @@ def open_lab(topology: str, backend: str = "auto", lab: "str | Lab | None" = Non
     result = Lab.load(topology, backend=chosen, lab=lab, **options)
     result.backend.preflight()
     if chosen == "sim":
-        print(SIMULATED_NOTE)
+        print(_(SIMULATED_NOTE))
     if not keep:
         _open.add(result)
     return result

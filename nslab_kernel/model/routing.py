@@ -348,3 +348,9 @@ def forward_path(topo: "Topology", src: str, dst: IPv4Addr) -> tuple[list[str], 
 def expected_reachable(topo: "Topology", src: str, dst: IPv4Addr) -> bool:
     """Would an echo from ``src`` to ``dst`` get its reply, on the declared topology?"""
     return Forwarder(topo).reachable(src, dst)
+
+
+def ping_targets(topo: Topology) -> dict[str, list[tuple[str, str]]]:
+    """What a ping matrix probes: for each node, (node, address) of every address of every other node."""
+    everyone = [(n, str(addr.ip)) for n in topo.node_names for addr in topo.addresses_of(n)]
+    return {src: [t for t in everyone if t[0] != src] for src in topo.node_names}

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.i18n import _
 from ..core.errors import InputError
 
 HOST = "host"
@@ -44,8 +46,13 @@ class Route:
     def is_default(self) -> bool:
         return self.dst == DEFAULT_NET
 
+    @property
+    def destination(self) -> str:
+        """The destination as ip writes it: ``default`` or the prefix."""
+        return "default" if self.is_default else str(self.dst)
+
     def __str__(self) -> str:
-        text = f"{'default' if self.is_default else self.dst} via {self.via}"
+        text = f"{self.destination} via {self.via}"
         return f"{text} dev {self.dev}" if self.dev else text
 
     @classmethod
@@ -89,10 +96,15 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Link:
-    """A veth pair joining two endpoints."""
+    """A veth pair joining two endpoints.
+
+    ``choose``: the addresses are the student's choice (any two in one subnet, no clash); the ones
+    given are one solution, the one nslab applies.
+    """
 
     a: Endpoint
     b: Endpoint
+    choose: bool = False
 
     @property
     def endpoints(self) -> tuple[Endpoint, Endpoint]:
@@ -137,6 +149,7 @@ class Topology:
     container_naming: str = DEFAULT_CONTAINER_NAMING
     description: str = ""
     source: str = "<topology>"
+    routes_check: str = "outcome"  # "outcome": any working routes pass; "exact": the routes listed
     _by_name: dict[str, Node] = field(default_factory=dict, init=False, repr=False, compare=False)
     _ends: dict[str, tuple[Endpoint, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -153,7 +166,8 @@ class Topology:
         try:
             return self._by_name[name]
         except KeyError:
-            raise InputError(f"lab {self.name!r} has no node {name!r}; its nodes are {', '.join(self._by_name)}") from None
+            raise InputError(_("lab {lab!r} has no node {node!r}; its nodes are {nodes}").format(
+                lab=self.name, node=name, nodes=", ".join(self._by_name))) from None
 
     @property
     def node_names(self) -> list[str]:
@@ -184,8 +198,7 @@ class Topology:
     def renamed(self, lab: str) -> "Topology":
         """The same topology under another lab name (``--lab``)."""
         check_lab_name(lab)
-        return Topology(lab, self.nodes, self.links, self.routing, self.netns_naming,
-                        self.container_naming, self.description, self.source)
+        return dataclasses.replace(self, name=lab)
 
     # --- serialisation (ownership records, saved states, widgets) -----------------------
     def to_dict(self) -> dict[str, Any]:
@@ -204,6 +217,8 @@ class Topology:
             entry = {"endpoints": [str(link.a), str(link.b)]}
             if link.a.address:
                 entry["addresses"] = [str(link.a.address), str(link.b.address)]
+            if link.choose:
+                entry["choose"] = True
             links.append(entry)
         data: dict[str, Any] = {"name": self.name}
         if self.description:
@@ -217,6 +232,8 @@ class Topology:
             naming["container"] = self.container_naming
         if naming:
             data["naming"] = naming
+        if self.routes_check != "outcome":
+            data["check"] = {"routes": self.routes_check}
         data["nodes"] = nodes
         data["links"] = links
         return data
@@ -224,5 +241,5 @@ class Topology:
 
 def check_lab_name(name: Any) -> None:
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise InputError(f"lab name {name!r} is not valid: use 1 to 31 letters, digits or hyphens, "
-                         "starting with a letter (like figure1)")
+        raise InputError(_("lab name {name!r} is not valid: use 1 to 31 letters, digits or hyphens, starting with "
+                           "a letter (like figure1)").format(name=name))

@@ -1,22 +1,37 @@
-"""The checker grades the live kernel state, also of a lab built by hand with ip as the activity does."""
+"""The checker grades outcomes on the real kernel, for labs built by nslab or BY HAND with ``ip``.
+
+Labs here are built with the activity's own commands (``ip netns add``, a veth made in the host
+and moved, ``ip addr``, ``sysctl``, ``ip route``) run through subprocess, exactly as a student
+types them; the checker then reads the kernel.  Names carry the prefix ``h2``.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import uuid
 
 import pytest
+import yaml
 
+import nslab_kernel
 from nslab_kernel import Lab, load
 from nslab_kernel.analysis.checker import check
+from nslab_kernel.core import records
+from nslab_kernel.core.i18n import english_leaks
 from tests.support import run_nslab
 
 pytestmark = pytest.mark.root
 STRUCTURE = ("nodes", "links", "addresses", "forwarding", "routes")
 
 
+def h2name() -> str:
+    return f"h2{uuid.uuid4().hex[:6]}"
+
+
 def by_hand(topo, mistakes: dict) -> list[list[str]]:
-    """The activity's commands for a topology: veth made in the host, then each end moved."""
+    """The activity's commands for a topology: veth made in the host, then each end moved (and named)."""
     cmds = []
     ns = topo.netns_name
     for node in topo.node_names:
@@ -29,33 +44,54 @@ def by_hand(topo, mistakes: dict) -> list[list[str]]:
             other = swap[1] if str(a) == swap[0] else swap[0]
             a = next(l.a for l in topo.links if str(l.a) == other)
         a_if = mistakes.get("rename", {}).get(str(a), a.ifname)
-        tmp_a, tmp_b = f"tmpa{i}", f"tmpb{i}"
+        tmp_a, tmp_b = f"{topo.name}{i}a", f"{topo.name}{i}b"  # unique in the host, renamed on the move
         cmds += [["ip", "link", "add", tmp_a, "type", "veth", "peer", "name", tmp_b],
                  ["ip", "link", "set", "dev", tmp_a, "netns", ns(a.node), "name", a_if],
                  ["ip", "link", "set", "dev", tmp_b, "netns", ns(b.node), "name", b.ifname]]
+    addresses = mistakes.get("addresses", {})
     for link in topo.links:
         for end in link.endpoints:
             ifname = mistakes.get("rename", {}).get(str(end), end.ifname)
             if str(end) not in mistakes.get("no_address", ()):
-                cmds.append(["ip", "-n", ns(end.node), "addr", "add", str(end.address), "dev", ifname])
+                cmds.append(["ip", "-n", ns(end.node), "addr", "add", addresses.get(str(end), str(end.address)),
+                             "dev", ifname])
             cmds.append(["ip", "-n", ns(end.node), "link", "set", ifname, "up"])
+    forwarding = mistakes.get("forwarding", {})
+    routes = mistakes.get("routes", {})
     for node in topo.nodes:
-        fwd = node.forwarding and node.name not in mistakes.get("no_forwarding", ())
+        fwd = forwarding.get(node.name, node.forwarding)
         cmds.append(["ip", "netns", "exec", ns(node.name), "sysctl", "-qw", f"net.ipv4.ip_forward={int(fwd)}"])
-        for r in node.routes:
+        for r in routes.get(node.name, [str(r) for r in node.routes]):
             if f"{node.name}: {r}" in mistakes.get("no_route", ()):
                 continue
-            dst = "default" if r.is_default else str(r.dst)
-            cmds.append(["ip", "-n", ns(node.name), "route", "add", dst, "via", str(r.via)])
+            cmds.append(["ip", "-n", ns(node.name), "route", "add", *r.split()])
     return cmds
 
 
 @pytest.fixture
-def hand_built(root, state, unique):
+def h2state(tmp_path, monkeypatch):
+    """A private state dir; the labs recorded in it are taken down afterwards.  Not the shared ``state``
+    fixture: its ``cleanup()`` also removes LXD containers of other people's labs (their records are in
+    other state dirs), which on a shared daemon is never ours to do."""
+    folder = tmp_path / "state"
+    monkeypatch.setenv("NSLAB_STATE_DIR", str(folder))
+    yield folder
+    if (folder / "labs").exists():
+        nslab_kernel.cleanup(lxd=False)
+        assert not list((folder / "labs").glob("*.jsonl")), "records left after cleanup"
+
+
+def remove_netns(topo) -> None:
+    for node in topo.node_names:
+        subprocess.run(["ip", "netns", "del", topo.netns_name(node)], capture_output=True)
+
+
+@pytest.fixture
+def hand_built(root, h2state):
     made = []
 
-    def build(mistakes: dict | None = None):
-        topo = load("figure1").renamed(unique())
+    def build(mistakes: dict | None = None, topo=None):
+        topo = topo or load("figure1").renamed(h2name())
         made.append(topo)
         for cmd in by_hand(topo, mistakes or {}):
             subprocess.run(cmd, capture_output=True)  # a student's failed command (a route with no gateway) is part of it
@@ -63,8 +99,7 @@ def hand_built(root, state, unique):
 
     yield build
     for topo in made:
-        for node in topo.node_names:
-            subprocess.run(["ip", "netns", "del", topo.netns_name(node)], capture_output=True)
+        remove_netns(topo)
 
 
 def failed(report) -> set[tuple[str, str]]:
@@ -76,20 +111,44 @@ def test_a_lab_built_by_hand_passes_every_check(hand_built):
     report = check(topo)
     assert report.passed, str(report)
     assert report.scores() == {"nodes": (7, 7), "links": (7, 7), "addresses": (14, 14), "forwarding": (7, 7),
-                               "routes": (15, 15), "reachability": (42, 42)}
+                               "routes": (7, 7), "reachability": (42, 42)}
     out = run_nslab("check", "figure1", "--lab", topo.name, "--json")
     assert out.returncode == 0 and json.loads(out.stdout)["passed"] is True
     grades = json.loads(run_nslab("check", "figure1", "--lab", topo.name, "--nbgrader").stdout)
     assert grades["score"] == grades["max_score"] == 6
+    assert Lab.load("figure1", lab=topo.name).check().passed  # from Python, with no record: the same
+
+
+ALTERNATIVE = {  # other static routes that work: h4's network the long way round, h3's via r3 -> r2
+    "r1": ["10.0.3.0/24 via 10.0.12.2", "10.0.23.0/24 via 10.0.12.2", "10.0.4.0/24 via 10.0.12.2"],
+    "r3": ["10.0.1.0/24 via 10.0.13.1", "10.0.2.0/24 via 10.0.13.1", "10.0.12.0/24 via 10.0.23.2",
+           "10.0.3.0/24 via 10.0.23.2"],
+    "h1": ["10.0.0.0/16 via 10.0.1.1"],  # a host with a covering route instead of a default one
+}
+
+
+def test_other_working_static_routes_pass_from_cli_and_python(hand_built):
+    topo = hand_built({"routes": ALTERNATIVE})
+    out = run_nslab("check", "figure1", "--lab", topo.name)
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = Lab.load("figure1", lab=topo.name).check()
+    assert report.passed, str(report)
+    r1 = next(i for i in report.items if i.key == ("routes", "r1"))
+    assert "10.0.4.0/24 via 10.0.13.3" in r1.solution  # the figure's own routes, shown as one solution
 
 
 MISTAKES = {
-    "missing address": ({"no_address": ["r3:eth1"]},
-                        {("addresses", "r3:eth1 10.0.23.3/24"), ("routes", "r3: 10.0.3.0/24 via 10.0.23.2")}),
+    "missing address": ({"no_address": ["r3:eth1"]}, {("addresses", "r3:eth1 10.0.23.3/24"), ("routes", "r3")}),
     "swapped link": ({"swap": ["h1:eth0", "h2:eth0"]},
                      {("links", "h1:eth0 - r1:eth0"), ("links", "h2:eth0 - r1:eth1")}),
-    "forwarding off": ({"no_forwarding": ["r2"]}, {("forwarding", "r2")}),
-    "missing route": ({"no_route": ["r1: 10.0.4.0/24 via 10.0.13.3"]}, {("routes", "r1: 10.0.4.0/24 via 10.0.13.3")}),
+    "forwarding off": ({"forwarding": {"r2": False}}, {("forwarding", "r2")}),
+    "host forwarding": ({"forwarding": {"h1": True}}, {("forwarding", "h1")}),
+    "missing route": ({"no_route": ["r1: 10.0.4.0/24 via 10.0.13.3"]}, {("routes", "r1")}),
+    "a loop": ({"routes": {"r2": ["10.0.1.0/24 via 10.0.12.1", "10.0.2.0/24 via 10.0.12.1", "10.0.13.0/24 via 10.0.12.1",
+                                  "10.0.4.0/24 via 10.0.12.1"],
+                           "r1": ["10.0.3.0/24 via 10.0.12.2", "10.0.23.0/24 via 10.0.12.2",
+                                  "10.0.4.0/24 via 10.0.12.2"]}},
+               {("routes", "r1"), ("routes", "r2")}),
     "wrong interface name": ({"rename": {"h3:eth0": "eth9"}},
                              {("links", "h3:eth0 - r2:eth2"), ("addresses", "h3:eth0 10.0.3.2/24")}),
 }
@@ -101,29 +160,125 @@ def test_each_mistake_fails_exactly_its_items(hand_built, kind):
     topo = hand_built(mistakes)
     structure = check(topo, STRUCTURE)
     assert failed(structure) == expected, str(structure)
-    for item in structure.failed:
-        assert item.hint and item.command  # what is missing, and the command that adds it
+    for it in structure.failed:
+        assert it.missing and it.hint(1) and it.hint(3) and it.command  # what is wrong, the idea, the command
     full = check(topo)
-    breaks_traffic = kind != "wrong interface name"  # a name alone does not stop a packet
-    assert any(i.section == "reachability" for i in full.failed) == breaks_traffic
+    breaks_traffic = kind not in ("wrong interface name", "host forwarding")  # neither stops a packet
+    assert any(i.section == "reachability" for i in full.failed) == breaks_traffic, str(full)
+    cli = run_nslab("check", "figure1", "--lab", topo.name)
+    assert cli.returncode == 1 and "✘" in cli.stdout
     if kind == "wrong interface name":
-        hint = next(i.hint for i in structure.failed if i.section == "links")
-        assert "link set eth9 name eth0" in hint
+        it = next(i for i in structure.failed if i.section == "links")
+        assert "link set eth9 name eth0" in it.missing and it.hint(3) == f"ip -n {topo.netns_name('h3')} link set eth9 name eth0"
     if kind == "swapped link":
-        hint = next(i.hint for i in structure.failed if i.target == "h1:eth0 - r1:eth0")
-        assert "swapped" in hint
-        fix = next(i.command for i in structure.failed if i.target == "h1:eth0 - r1:eth0")
-        assert fix.startswith(f"ip -n {topo.netns_name('h1')} link del eth0 && ip link add eth0")
+        it = next(i for i in structure.failed if i.target == "h1:eth0 - r1:eth0")
+        assert "swapped" in it.missing
+        assert it.command.startswith(f"ip -n {topo.netns_name('h1')} link del eth0\nip link add eth0 netns")
+    if kind == "a loop":
+        r2 = next(i for i in structure.failed if i.key == ("routes", "r2"))
+        assert "loop" in r2.missing and "10.0.4.0/24" in r2.missing
+        assert f"ip -n {topo.netns_name('r2')} route replace 10.0.4.0/24 via 10.0.23.3" in r2.hint(3)
+    if kind == "missing address":
+        r3 = next(i for i in structure.failed if i.key == ("routes", "r3"))
+        assert "r3:eth1" in r3.missing  # the route cannot be added before the address: says so
 
 
-def test_step_by_step_checks_and_autograder_asserts(root, state, unique):
-    lab = Lab.load("figure1", lab=unique())
-    lab.up(stages=("nodes", "links"))
-    assert lab.check(["nodes", "links"]).passed  # what the student has reached so far is right
-    early = lab.check(["addresses"])
-    assert early.scores()["addresses"] == (0, 14)
-    with pytest.raises(AssertionError, match="addresses: .*fix: ip -n"):
-        early.assert_passed("addresses")
+def test_a_lab_built_from_another_topology_fails_reachability_where_pings_fail(root, h2state, tmp_path):
+    """The expectations come from the topology checked against, never from the lab's record."""
+    other = load("figure1").to_dict()
+    other["nodes"]["r1"]["routes"] = ["10.0.3.0/24 via 10.0.12.2", "10.0.23.0/24 via 10.0.12.2"]  # none to h4
+    other["nodes"]["r3"]["routes"] = ["10.0.3.0/24 via 10.0.23.2", "10.0.12.0/24 via 10.0.23.2"]  # none back to h1, h2
+    path = tmp_path / "other.yaml"
+    path.write_text(yaml.safe_dump(other))
+    name = h2name()
+    lab = Lab.load(str(path), lab=name)
     lab.up()
-    lab.check().assert_passed()
-    lab.down()
+    try:
+        own = lab.check()  # against its own file, what fails was expected to: the matrix agrees with it
+        assert not [i for i in own.failed if i.section == "reachability"], str(own)
+        out = run_nslab("check", "figure1", "--lab", name, "--json")
+        assert out.returncode == 1
+        report = json.loads(out.stdout)
+        lost = {i["target"] for i in report["items"] if i["section"] == "reachability" and not i["ok"]}
+        assert {"h1 -> h4", "h2 -> h4", "h4 -> h1"} <= lost
+        assert report["sections"]["reachability"]["passed"] < report["sections"]["reachability"]["total"]
+        against = Lab.load("figure1", lab=name).check(["routes", "reachability"])
+        assert {("routes", "r1"), ("routes", "r3")} <= failed(against)
+    finally:
+        lab.down()
+
+
+def two_containers_file(tmp_path, lab: str):
+    """two-containers as the activity names it, but with names of this test's own (net-h2…-contenedor1)."""
+    data = load("two-containers").to_dict()
+    assert data["links"][0].get("choose") is True
+    data["naming"] = {"netns": "net-{lab}-{node}", "container": "{lab}-{node}"}
+    data["name"] = lab
+    path = tmp_path / f"{lab}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_two_containers_with_the_student_s_own_addresses_pass(hand_built, tmp_path):
+    name = h2name()
+    path = two_containers_file(tmp_path, name)
+    topo = nslab_kernel.load(path)
+    hand_built({"addresses": {"contenedor1:v-1a": "10.1.1.1/24", "contenedor2:v-1b": "10.1.1.2/24"}}, topo=topo)
+    out = run_nslab("check", path)
+    assert out.returncode == 0, out.stdout
+    report = Lab.load(path).check()
+    assert report.passed, str(report)
+    assert report.nbgrader()["score"] == report.nbgrader()["max_score"] == 5
+    assert "10.1.1.1/24" in next(i.right for i in report.items if i.target == "contenedor1:v-1a")
+    why = Lab.load(path).explain("contenedor1", "contenedor2", lang="en")
+    assert why.ok and why.address == "10.1.1.2"  # explain follows the student's addresses too
+
+
+def test_refused_up_leaves_no_record(hand_built):
+    topo = hand_built()
+    lab = Lab.load("figure1", lab=topo.name)
+    with pytest.raises(nslab_kernel.NameClash):
+        lab.up()
+    assert not records.record_path(topo.name).exists()
+    status = run_nslab("status", "--json")
+    assert topo.name not in status.stdout
+    assert lab.check().passed  # and the hand-built lab is still graded, with no record
+
+
+def test_spanish_check_speaks_spanish(hand_built):
+    topo = hand_built({"no_route": ["r1: 10.0.4.0/24 via 10.0.13.3"], "forwarding": {"r2": False}})
+    out = run_nslab("check", "figure1", "--lab", topo.name, env={"LANG": "es_ES.UTF-8", "NSLAB_LANG": ""})
+    assert out.returncode == 1
+    assert "Comprobación del laboratorio" in out.stdout and "pista" in out.stdout
+    assert "no reenvía" in out.stdout and "no tiene ruta hacia 10.0.4.0/24" in out.stdout
+    assert english_leaks(out.stdout) == []
+    nslab_kernel.set_language("es")
+    try:
+        report = Lab.load("figure1", lab=topo.name).check()
+        assert report.lang == "es" and english_leaks(str(report)) == [] and english_leaks(report.html()) == []
+        assert "reenvío" in report.html()
+    finally:
+        nslab_kernel.set_language(None)
+    en = run_nslab("check", "figure1", "--lab", topo.name, "--lang", "en")
+    assert "Check of lab" in en.stdout and english_leaks(en.stdout)
+
+
+def test_step_by_step_checks_and_autograder_asserts(root, h2state):
+    lab = Lab.load("figure1", lab=h2name())
+    lab.up(stages=("nodes", "links"))
+    try:
+        assert lab.check(["nodes", "links"]).passed  # what the student has reached so far is right
+        early = lab.check(["addresses"])
+        assert early.scores()["addresses"] == (0, 14)
+        with pytest.raises(AssertionError, match="addresses: .*hint: ip -n"):
+            early.assert_passed("addresses")
+        lab.up()
+        lab.check().assert_passed()
+    finally:
+        lab.down()
+
+
+def test_netns_check_before_anything_exists_suggests_ip_netns_add(root, h2state):
+    report = Lab.load("figure1", lab=h2name()).check(["nodes"])
+    assert report.scores() == {"nodes": (0, 7)}
+    assert report.items[0].hint(3) == f"ip netns add {report.lab}-h1"

@@ -184,9 +184,10 @@ def test_a_name_that_points_at_the_host_namespace_is_refused(root, state, unique
         assert trap in netns_names()
     finally:
         subprocess.run(["ip", "netns", "del", trap], capture_output=True)
+    from nslab_kernel.core.state import NodeHandle
     from nslab_kernel.kernel import netconf
     with pytest.raises(Exception, match="host's own namespace"):  # and the worker itself refuses, whatever the path
-        netconf.for_each_netns({"x": ("host", f"/proc/{os.getpid()}/ns/net")}, lambda ns, k: None)
+        netconf.for_each_netns({"x": NodeHandle("x", "host", f"/proc/{os.getpid()}/ns/net")}, lambda ns, k: None)
 
 
 @pytest.mark.parametrize("argv", [["up", "figure1"], ["up", "figure1", "--backend", "lxd"], ["down", "--lab", "x"],

@@ -1,0 +1,156 @@
+"""The command a student would type for each step: ``ip``, ``sysctl``, ``lxc``, ``ln``.
+
+Students are here to learn these commands: every Step nslab takes, every fix
+the checker and ``explain`` suggest, and every step of the simulation shows the
+command that does the same by hand.  They are all written here, once, so that
+they never drift apart (a test replays them with ``ip -batch`` on the kernel).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+NETNS_RUN_DIR = "/var/run/netns"  # where iproute2 looks for names (nsfs may be told otherwise for tests)
+
+
+class RouteLike(Protocol):
+    """A static route as the model has it (``nslab_kernel.model.topology.Route``)."""
+
+    @property
+    def destination(self) -> str: ...  # "default" or a prefix, as ip writes it
+
+    via: object
+    dev: str | None
+
+
+# --- namespaces -------------------------------------------------------------------------------------------
+
+def netns_add(ns: str) -> str:
+    return f"ip netns add {ns}"
+
+
+def netns_del(ns: str) -> str:
+    return f"ip netns del {ns}"
+
+
+def netns_dir(run_dir: str = NETNS_RUN_DIR) -> str:
+    """The folder of netns names, which ``ip netns add`` creates and a symlink needs first."""
+    return f"mkdir -p {run_dir}"
+
+
+def netns_link(pid: int | str, path: str) -> str:
+    """Name a process's netns the activity's way: a symlink to its ``/proc/PID/ns/net``."""
+    return f"ln -sf /proc/{pid}/ns/net {path}"
+
+
+def remove(path: str) -> str:
+    return f"rm {path}"
+
+
+def netns_exec(ns: str, command: str) -> str:
+    return f"ip netns exec {ns} {command}"
+
+
+def nsenter_net(path: str, command: str) -> str:
+    """Run a command in the netns at ``path`` (a namespace without a name in /var/run/netns)."""
+    return f"nsenter --net={path} {command}"
+
+
+# --- links and addresses ----------------------------------------------------------------------------------
+
+def veth(ifname: str, ns: str, peer_ifname: str, peer_ns: str) -> str:
+    """A veth pair with each end created directly in its namespace."""
+    return f"ip link add {ifname} netns {ns} type veth peer name {peer_ifname} netns {peer_ns}"
+
+
+def veth_in_host(ifname: str, peer_ifname: str) -> str:
+    """A veth pair made in the host, as the activity does before moving each end (:func:`link_move`)."""
+    return f"ip link add {ifname} type veth peer name {peer_ifname}"
+
+
+def link_move(ifname: str, ns: str) -> str:
+    return f"ip link set dev {ifname} netns {ns}"
+
+
+def link_up(ns: str, ifname: str) -> str:
+    return f"ip -n {ns} link set {ifname} up"
+
+
+def link_del(ns: str, ifname: str) -> str:
+    return f"ip -n {ns} link del {ifname}"
+
+
+def link_rename(ns: str, ifname: str, new_name: str) -> str:
+    return f"ip -n {ns} link set {ifname} name {new_name}"
+
+
+def addr_add(ns: str, address: object, ifname: str) -> str:
+    return f"ip -n {ns} addr add {address} dev {ifname}"
+
+
+def addr_del(ns: str, address: object, ifname: str) -> str:
+    return f"ip -n {ns} addr del {address} dev {ifname}"
+
+
+# --- routes and forwarding --------------------------------------------------------------------------------
+
+def route(ns: str, route: RouteLike, verb: str = "add") -> str:
+    """``ip -n NS route add|replace DEST via GW [dev IF]``."""
+    dev = f" dev {route.dev}" if route.dev else ""
+    return f"ip -n {ns} route {verb} {route.destination} via {route.via}{dev}"
+
+
+def route_del(ns: str, route: RouteLike) -> str:
+    return f"ip -n {ns} route del {route.destination}"
+
+
+def forwarding(ns: str, enabled: bool) -> str:
+    """``net.ipv4.ip_forward`` is per namespace: set inside it."""
+    return netns_exec(ns, f"sysctl -w net.ipv4.ip_forward={int(enabled)}")
+
+
+# --- LXD --------------------------------------------------------------------------------------------------
+
+def lxc_init(image: str, container: str) -> str:
+    return f"lxc init {image} {container}"
+
+
+def lxc_launch(image: str, container: str) -> str:
+    return f"lxc launch {image} {container}"
+
+
+def lxc_start(container: str) -> str:
+    return f"lxc start {container}"
+
+
+def lxc_info(container: str) -> str:
+    """Shows the container's init PID, the one whose /proc/PID/ns/net is its netns."""
+    return f"lxc info {container}"
+
+
+def lxc_exec(container: str, command: str) -> str:
+    return f"lxc exec {container} -- {command}"
+
+
+def lxc_delete(container: str) -> str:
+    return f"lxc delete --force {container}"
+
+
+# --- nslab's own, and putting commands together -------------------------------------------------------------
+
+def nslab_up() -> str:
+    return "nslab up"
+
+
+def nslab_explain(source: str, destination: str) -> str:
+    return f"nslab explain {source} {destination}"
+
+
+def then(*commands: str) -> str:
+    """Commands to run one after the other, each only if the one before worked."""
+    return " && ".join(commands)
+
+
+def alternatively(first: str, other: str) -> str:
+    """A command, with another way of doing the same as a shell comment."""
+    return f"{first}  # or: {other}"

@@ -1,0 +1,103 @@
+"""The catalogue: compiled in step with its source, complete, and the language chosen per notebook or call."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import nslab_kernel
+from nslab_kernel.core import i18n
+from nslab_kernel.core.i18n import _, english_leaks, language, notebook_leaks, set_language
+
+
+@pytest.fixture(autouse=True)
+def reset_language():
+    yield
+    set_language(None)
+
+
+def test_every_mo_is_in_step_with_its_po():
+    pos = i18n.po_files("es")
+    assert any(p.name == "nslab.po" for p in pos)
+    for po in pos:
+        mo = po.with_suffix(".mo")
+        assert mo.exists(), f"{mo} is missing: run python scripts/i18n.py compile"
+        assert i18n.mo_messages(mo) == i18n.po_messages(po), \
+            f"{mo.name} is not in step with {po.name}: run python scripts/i18n.py compile"
+
+
+def test_every_message_in_the_code_has_its_spanish():
+    """Every _()/N_() msgid in the package is in the catalogue, translated (run pybabel extract to see them)."""
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import read_po
+    catalogue = {}
+    for po in i18n.po_files("es"):
+        with open(po, "rb") as fh:
+            catalogue.update({m.id: m.string for m in read_po(fh) if m.id})
+    missing = []
+    for _file, _line, message, _c, _ctx in extract_from_dir(
+            str(i18n.LOCALE_DIR.parent), method_map=[("**.py", "python")], keywords={"_": None, "N_": None}):
+        if isinstance(message, tuple):
+            message = message[0]
+        if message and not catalogue.get(message):
+            missing.append(message)
+    assert not missing, f"msgids without Spanish: {missing[:10]}"
+
+
+def test_placeholders_survive_translation():
+    import re
+    field = re.compile(r"\{[^{}]*\}")
+    for msgid, es in i18n.msgids("es").items():
+        assert sorted(field.findall(msgid)) == sorted(field.findall(es)), (msgid, es)
+
+
+def test_language_per_process_per_block_and_per_call():
+    set_language("es")
+    assert nslab_kernel.get_language() == "es" and _("everything checked is right") == "todo lo comprobado está bien"
+    assert _("everything checked is right", lang="en") == "everything checked is right"
+    with language("en"):
+        assert _("hint") == "hint"
+    assert _("hint") == "pista"
+    set_language("en")
+    assert _("hint") == "hint"
+    with pytest.raises(nslab_kernel.InputError, match="not available"):
+        set_language("fr")
+
+
+def test_the_environment_chooses_when_nobody_does(monkeypatch):
+    set_language(None)
+    for var in ("NSLAB_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(var, raising=False)
+    assert i18n.get_language() == "en"
+    monkeypatch.setenv("LANG", "es_ES.UTF-8")
+    assert i18n.get_language() == "es"
+    monkeypatch.setenv("NSLAB_LANG", "en")
+    assert i18n.get_language() == "en"
+
+
+def test_english_leaks_finds_english_messages_and_nothing_else():
+    english = "Check of lab 'x': nodes 1/2\n  h1 is a router but does not forward (net.ipv4.ip_forward=0)"
+    found = english_leaks(english)
+    assert "{node} is a router but does not forward (net.ipv4.ip_forward=0)" in found
+    spanish = _("{node} is a router but does not forward (net.ipv4.ip_forward=0)", "es").format(node="r1")
+    assert english_leaks(spanish) == []
+    assert english_leaks("<td>ip -n net-contenedor1 addr add 10.1.1.1/24 dev v-1a</td>") == []  # commands are no leak
+    assert "{node} has no route to {who}" in english_leaks(["<b>r1 has no route to 10.0.4.0/24 (r3, h4)</b>"])
+
+
+def test_notebook_leaks_reads_every_output():
+    nb = {"cells": [
+        {"cell_type": "code", "outputs": [{"output_type": "stream", "name": "stdout", "text": ["todo bien\n"]}]},
+        {"cell_type": "code", "outputs": [{"output_type": "execute_result",
+                                           "data": {"text/html": "<div>everything checked is right</div>"}}]},
+        {"cell_type": "markdown", "source": "no outputs here"}]}
+    assert notebook_leaks(nb) == ["everything checked is right"]
+
+
+def test_cli_follows_lang():
+    code = "from nslab_kernel.core.i18n import _; print(_('everything checked is right'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"LANG": "es_ES.UTF-8", "PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip() == "todo lo comprobado está bien", out.stderr
