@@ -11,6 +11,8 @@ from ..backends.lxd import connect
 from ..backends.netns import require_netns_privileges
 from ..core.errors import NslabError
 from ..core.i18n import _
+from ..kernel import sandbox
+from . import userns
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,23 @@ class Doctor:
 def examine(lxd: bool = True) -> Doctor:
     """Look at the machine; change nothing."""
     checks: list[Check] = []
-    try:
-        require_netns_privileges()
-        checks.append(Check("namespaces", True, _("this process can create network namespaces")))
-    except NslabError as exc:
-        checks.append(Check("namespaces", False, str(exc),
-                            _("restart this notebook with the kernel 'Python 3 (nslab)' or start JupyterLab with sudo; "
-                              "without privileges the notebooks use the simulated backend")))
+    rootless = sandbox.wanted()
+    ok, detail, fix = userns.verdict(userns.probe(), userns.launcher_path())
+    # A normal user's labs live in their own sandbox: required for them; for root it tells whether the
+    # students of a class server can each have one.
+    checks.append(Check("sandbox", ok, detail, fix, required=rootless))
+    if rootless:
+        checks.append(Check("namespaces", ok, _("your labs are built in your own sandbox") if ok else
+                            _("without a sandbox a normal user cannot create network namespaces"),
+                            _("see 'sandbox' above; until then the notebooks use the simulated backend")))
+    else:
+        try:
+            require_netns_privileges()
+            checks.append(Check("namespaces", True, _("this process can create network namespaces")))
+        except NslabError as exc:
+            checks.append(Check("namespaces", False, str(exc),
+                                _("restart this notebook with the kernel 'Python 3 (nslab)' or start JupyterLab with sudo; "
+                                  "without privileges the notebooks use the simulated backend")))
     ip = shutil.which("ip")
     checks.append(Check("iproute2", bool(ip), _("'ip' is {path}").format(path=ip) if ip else
                         _("the 'ip' command is missing"), "sudo apt-get install iproute2"))
@@ -63,7 +75,10 @@ def examine(lxd: bool = True) -> Doctor:
     checks.append(Check("graphviz", bool(dot), _("'dot' is {path}").format(path=dot) if dot else
                         _("Graphviz's 'dot' is missing (the topology graph needs it)"), "sudo apt-get install graphviz",
                         required=False))
-    if lxd:
+    if lxd and rootless:
+        checks.append(Check("lxd", True, _("not used by a normal user (access to LXD is root-equivalent): your labs "
+                            "are plain network namespaces in your own sandbox"), required=False))
+    elif lxd:
         try:
             client = connect()
             checks.append(Check("lxd", True, _("LXD {version} answers").format(

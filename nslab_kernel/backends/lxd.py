@@ -103,8 +103,9 @@ def connect() -> Any:
         raise BackendError(_("LXD is installed but not running (no socket at {path}); {hint}").format(
             path=path or SOCKETS[0], hint=_(START_HINT)))
     if not os.access(path, os.R_OK | os.W_OK):
-        raise PrivilegeError(_("cannot talk to LXD: {path} is not accessible to this user; run as root (sudo) "
-                               "or use the Jupyter kernel 'Python 3 (nslab)'").format(path=path))
+        raise PrivilegeError(_("cannot talk to LXD: {path} is not accessible to this user (access to LXD is "
+                               "root-equivalent); run as root (sudo), or use --backend netns: a normal user's labs "
+                               "live in their own sandbox").format(path=path))
     try:
         client = pylxd.Client(endpoint=path, timeout=60)
         client.host_info  # noqa: B018 - forces a round trip

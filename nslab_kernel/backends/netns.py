@@ -15,10 +15,11 @@ from ..core.state import NodeHandle, NodeStatus
 from ..core.steps import Step
 from ..kernel import fanout, nsfs
 from ..model.topology import Topology
+from . import rootless
 from .base import Backend, ExecResult
 
-PRIVILEGE_HINT = N_("run it as root (sudo nslab ..., or the Jupyter kernel 'Python 3 (nslab)'), "
-                  "or use backend 'sim' where no privileges can be had")
+PRIVILEGE_HINT = N_("run it as a normal user (nslab then builds labs in your own sandbox; in Jupyter, the kernel "
+                    "'Python 3 (nslab)') or as root, or use backend 'sim' where neither works")
 
 
 def require_netns_privileges() -> None:
@@ -46,6 +47,10 @@ def recorded_inodes(record: Record | None, name: str) -> set[int]:
 
 class NetnsBackend(Backend):
     name = "netns"
+
+    def __init__(self) -> None:
+        super().__init__()
+        rootless.prepare()  # a normal user's namespaces live in their own sandbox: go in first
 
     def preflight(self) -> None:
         require_netns_privileges()

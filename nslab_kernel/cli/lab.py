@@ -7,6 +7,7 @@ import sys
 
 from ..core import records
 from ..core.errors import InputError
+from ..kernel import sandbox
 from ..lifecycle.lab import Lab, cleanup, down, only_lab
 from ..model.schema import bundled_names
 from .common import lab_option, print_json, progress_bar
@@ -107,11 +108,14 @@ def cmd_ping(args: argparse.Namespace) -> int:
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
-    reports = cleanup()
+    in_sandbox = sandbox.inside()
+    reports = cleanup(lxd=False if in_sandbox else None)  # LXD stays outside a user's sandbox
     if not reports:
         print("nothing to clean: nslab has no record of any lab")
     for report in reports:
         print(report if args.verbose else report.summary())
+    if in_sandbox:
+        print(sandbox.stop(records.state_dir())[1])
     return 0
 
 

@@ -14,7 +14,7 @@ from typing import Sequence
 
 from .. import __version__
 from ..core.errors import InputError, NslabError
-from . import check, doctor, explain, image, kernelspec, lab, shell, topology
+from . import check, doctor, explain, image, kernelspec, lab, sandbox, shell, topology
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,12 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nslab", description="Linux network namespace labs (the activity's Figure 1 and more).")
     parser.add_argument("--version", action="version", version=f"nslab {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sandbox.add_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     lab.add_cli(sub)
     topology.add_cli(sub)
     lab.add_exec_cli(sub)
     shell.add_cli(sub)
-    for group in (image, check, doctor, explain, kernelspec):
+    for group in (image, check, doctor, explain, kernelspec, sandbox):
         group.add_cli(sub)
     return parser
 
@@ -45,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
+        sandbox.enter_if_needed(args)  # a normal user's labs live in their own sandbox
         return int(args.func(args))
     except NslabError as exc:
         if debug:

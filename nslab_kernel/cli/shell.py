@@ -1,4 +1,5 @@
-"""``nslab shell NODE``: an interactive shell inside a lab node, in this terminal (handy on a projector).
+"""``nslab shell NODE``: an interactive shell inside a lab node, in this terminal (handy on a projector);
+``nslab shell`` alone: a shell in the user's own sandbox (see ``cli/sandbox.py``).
 
 The same shell a notebook's ``lab.terminal(node)`` opens (``ip netns exec NAME
 bash``, or the container's ``sh``), recorded in the lab's ledger, so ``nslab
@@ -9,24 +10,24 @@ from __future__ import annotations
 
 import argparse
 
-from ..core.errors import InputError
 from ..lifecycle.lab import Lab
-from ..lifecycle.terminals import _, exec_here
+from ..lifecycle.terminals import exec_here
 from .common import lab_option
+from .sandbox import shell_here
 
 
 def add_cli(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("shell", help="an interactive shell inside a node: nslab shell h1 (exit or Ctrl-D to leave)")
-    p.add_argument("node", nargs="?", help="the node to open the shell in")
+    p = sub.add_parser("shell", help="an interactive shell inside a node: nslab shell h1 (exit or Ctrl-D to leave); "
+                                     "without NODE, a shell in your own sandbox, where ip netns list shows your labs")
+    p.add_argument("node", nargs="?", help="the node to open the shell in (none: your sandbox)")
     lab_option(p)
     p.add_argument("-c", dest="line", metavar="CMD", help="run CMD inside the node instead of an interactive shell")
     p.set_defaults(func=cmd_shell)
 
 
 def cmd_shell(args: argparse.Namespace) -> int:
+    if args.node is None:  # the user's own sandbox (main entered it already): ip netns list shows their labs
+        return shell_here(args.line)
     lab = Lab.open(args.lab)
-    if args.node is None:
-        raise InputError(_("say which node to open the shell in: nslab shell NODE (nodes of lab {lab}: {nodes})")
-                         .format(lab=lab.name, nodes=", ".join(lab.topology.node_names)))
     exec_here(lab, args.node, args.line)  # does not return: this process becomes the shell
     return 1

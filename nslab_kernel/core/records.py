@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from . import userdirs
 from .i18n import _
 from .errors import LabBusy, LabNotFound, PrivilegeError, RecordError
 
@@ -32,14 +33,16 @@ INSTANCE_TEXT = re.compile(r'"instance": "([0-9a-f]{32})"')
 
 
 def state_dir() -> Path:
-    """$NSLAB_STATE_DIR; else /var/lib/nslab for root, and a folder of one's own for other users
-    (who can only run the simulated backend, or read)."""
-    if os.environ.get("NSLAB_STATE_DIR"):
-        return Path(os.environ["NSLAB_STATE_DIR"])
-    if os.geteuid() == 0:
+    """$NSLAB_STATE_DIR; else /var/lib/nslab for root, and a folder of one's own for other users and for
+    labs in a rootless sandbox (see :mod:`.userdirs`)."""
+    if os.environ.get(userdirs.ENV_STATE):
+        return Path(os.environ[userdirs.ENV_STATE])
+    if os.geteuid() == 0 and not userdirs.rootless_wanted():
         return Path(DEFAULT_STATE_DIR)
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "nslab"
+    try:
+        return userdirs.user_state_dir()
+    except PermissionError as exc:
+        raise PrivilegeError(exc.strerror) from None
 
 
 def labs_dir() -> Path:
@@ -105,8 +108,8 @@ def _ensure_dir() -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except PermissionError:
-        raise PrivilegeError(_("cannot write nslab's records in {folder}: run as root (sudo) or use the "
-                               "'Python 3 (nslab)' kernel").format(folder=folder)) from None
+        raise PrivilegeError(_("cannot write nslab's records in {folder}: set NSLAB_STATE_DIR to a folder of "
+                               "yours, or run as root (sudo)").format(folder=folder)) from None
     return folder
 
 

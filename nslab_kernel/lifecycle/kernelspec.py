@@ -1,7 +1,15 @@
-"""The Jupyter kernel "Python 3 (nslab)": this environment's Python, with the privileges labs need.
+"""The Jupyter kernel "Python 3 (nslab)": this environment's Python, inside the user's own sandbox.
 
-    nslab kernelspec install          # for JupyterLab run as root
-    nslab kernelspec install --sudo   # for JupyterLab run by a normal user
+    nslab kernelspec install          # the default: no root, no sudo (also right for JupyterLab run as root)
+    nslab kernelspec install --user   # for this user only (~/.local/share/jupyter/kernels)
+    nslab kernelspec install --sudo   # the old way, an explicit option: the kernel runs as root through sudo
+
+The default kernel is started by nslab's launcher, ``nslab-sandbox run -- python -m
+ipykernel_launcher ...``: a normal user's kernel runs inside their own sandbox (a user +
+mount namespace, see :mod:`..kernel.sandbox`), so ``lab.up()`` and ``!ip netns ...``
+cells act on that user's labs and nobody else's; it keeps the host's network namespace,
+so it still talks to Jupyter over 127.0.0.1.  Run by root, the launcher starts the
+kernel unchanged.
 
 With ``--sudo`` the kernel is started through ``sudo -n``; allow it once with a
 sudoers line (``visudo -f /etc/sudoers.d/nslab``)::
@@ -20,12 +28,21 @@ NAME = "nslab"
 DISPLAY = "Python 3 (nslab)"
 
 
+def launcher() -> str:
+    """The ``nslab-sandbox`` script of this environment (installed next to ``nslab``)."""
+    return os.path.join(os.path.dirname(sys.executable), "nslab-sandbox")
+
+
 def spec(use_sudo: bool = False) -> dict:
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     if use_sudo:
         argv = ["sudo", "-n", "-E", *argv]
+    elif os.access(launcher(), os.X_OK):
+        argv = [launcher(), "run", "--", *argv]
+    else:  # nslab not installed as a package (run from a source tree): the same launcher, as a module
+        argv = [sys.executable, "-m", "nslab_kernel.kernel.sandbox", "run", "--", *argv]
     return {"argv": argv, "display_name": DISPLAY + (" via sudo" if use_sudo else ""), "language": "python",
-            "metadata": {"debugger": True, "nslab": {"sudo": use_sudo}}}
+            "metadata": {"debugger": True, "nslab": {"sudo": use_sudo, "sandbox": not use_sudo}}}
 
 
 def install(use_sudo: bool = False, prefix: str | None = None, user: bool = False) -> str:

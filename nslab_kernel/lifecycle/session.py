@@ -9,7 +9,7 @@ import atexit
 import weakref
 from typing import Any
 
-from ..backends.auto import pick
+from ..backends.auto import WHY_NO_SANDBOX, WHY_OUTSIDE, WHY_ROOTLESS, choose
 from ..core.i18n import N_, _
 from .lab import Lab
 
@@ -19,11 +19,19 @@ SIMULATED_NOTE = N_("⚠ Simulated network: this machine cannot create network n
                     "(!ip ...) cannot run here.")
 
 
+SAID = (WHY_ROOTLESS, WHY_NO_SANDBOX, WHY_OUTSIDE)  # the choices a notebook explains when it makes them
+
+
 def choose_backend(backend: str = "auto") -> str:
-    """``auto``: LXD where it is usable, else plain namespaces, else the simulation."""
+    """``auto``: for a normal user, plain namespaces in their own sandbox (never LXD, root-equivalent),
+    and says why in the notebook's language; for root, LXD where it is usable, else plain namespaces,
+    else the simulation."""
     if backend != "auto":
         return backend
-    return pick()
+    chosen, why = choose()
+    if why in SAID:
+        print(_(why))
+    return chosen
 
 
 def open_lab(topology: str, backend: str = "auto", lab: "str | Lab | None" = None, image: str | None = None,

@@ -282,17 +282,20 @@ def test_cli_up_with_other_topology_under_same_name_is_refused(root, state, uniq
 
 
 def test_cli_without_privileges_says_so_in_one_line(root, state, tmp_path):
+    """A normal user builds labs in their own sandbox (tests/integration/test_rootless.py); where that is
+    switched off (NSLAB_ROOTLESS=0) or impossible (no folder of their own), one line says so, nothing written."""
     if subprocess.run(["which", "setpriv"], capture_output=True).returncode:
         pytest.fail("setpriv (util-linux) is needed for this test")
-    env = {**os.environ, "NSLAB_STATE_DIR": str(tmp_path / "nobody")}
-    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                           *nslab_cmd(), "up", "figure1"],
-                          capture_output=True, text=True, env=env)
-    assert proc.returncode == 1, proc
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "privileges" in lines[0] and "sudo" in lines[0], lines
-    assert "Traceback" not in proc.stderr
-    assert not (tmp_path / "nobody").exists()  # refused before anything was written
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *nslab_cmd(), "up", "figure1"]
+    for extra, words in (({"NSLAB_ROOTLESS": "0"}, ("privileges", "sandbox", "root")),
+                         ({}, ("cannot write nslab's state folder", "NSLAB_STATE_DIR"))):
+        env = {**os.environ, "NSLAB_STATE_DIR": str(tmp_path / "nobody"), **extra}
+        proc = subprocess.run(as_nobody, capture_output=True, text=True, env=env)
+        assert proc.returncode == 1, proc
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and all(w in lines[0] for w in words), lines
+        assert "Traceback" not in proc.stderr
+        assert not (tmp_path / "nobody").exists()  # refused before anything was written
 
 
 def test_a_chain_past_the_ttl_fails_where_the_model_says(root, state, unique):

@@ -122,3 +122,4 @@ def test_any_command_line(argv):
 def _private_state(tmp_path, monkeypatch):
     monkeypatch.setenv("NSLAB_STATE_DIR", str(tmp_path / "fuzz-state"))
     monkeypatch.setenv("LXD_SOCKET", str(tmp_path / "no-lxd.socket"))  # never the real daemon
+    monkeypatch.setenv("NSLAB_ROOTLESS", "0")  # run as a normal user, cli.main must not move pytest into a sandbox
