@@ -80,8 +80,10 @@ def test_image_runs_and_a_student_builds_figure1_in_a_sandbox(image):
     script = ("set -e; id -u; nslab up figure1 --lab t1 >/dev/null; nslab ping --lab t1 --json; "
               "nslab down --lab t1 >/dev/null; nslab sandbox stop >/dev/null 2>&1 || true")
     # --network none: podman adds nothing to the host's interfaces; explicit ulimits: podman's defaults
-    # exceed what this VM allows crun/runc to set
+    # exceed what this VM allows crun/runc to set; unmask=ALL is Kubernetes' procMount: Unmasked (a
+    # writable /proc/sys for the lab's own sysctls, an unmasked /sys for `ip netns exec`)
     run = subprocess.run(["podman", *image["storage"], "--runtime", "runc", "run", "--rm", "--network", "none",
+                          "--security-opt", "unmask=ALL",
                           "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
                           "-e", "NSLAB_ROOTLESS=1", image["tag"], "sh", "-c", script],
                          capture_output=True, text=True, timeout=300)
