@@ -43,12 +43,25 @@ def netns_link(pid: int | str, path: str) -> str:
     return f"ln -sf /proc/{pid}/ns/net {path}"
 
 
-def remove(path: str) -> str:
-    return f"rm {path}"
+def remove(*paths: str, force: bool = False) -> str:
+    return f"rm {'-f ' if force else ''}{' '.join(paths)}"
+
+
+def show_netns_link(pid: int | str) -> str:
+    """The link that is a process's network namespace (what a name in /var/run/netns points to)."""
+    return f"ls -l /proc/{pid}/ns/net"
 
 
 def netns_exec(ns: str, command: str) -> str:
     return f"ip netns exec {ns} {command}"
+
+
+def as_netns_exec(command: str) -> str:
+    """``ip -n NS rest`` as the activity writes it: ``ip netns exec NS ip rest`` (other commands unchanged)."""
+    words = command.split(" ", 3)
+    if len(words) == 4 and words[:2] == ["ip", "-n"]:
+        return netns_exec(words[2], f"ip {words[3]}")
+    return command
 
 
 def nsenter_net(path: str, command: str) -> str:
@@ -68,8 +81,23 @@ def veth_in_host(ifname: str, peer_ifname: str) -> str:
     return f"ip link add {ifname} type veth peer name {peer_ifname}"
 
 
-def link_move(ifname: str, ns: str) -> str:
-    return f"ip link set dev {ifname} netns {ns}"
+def link_move(ifname: str, ns: str, from_ns: str | None = None) -> str:
+    """Move an interface into namespace ``ns`` (from the host, or from namespace ``from_ns``)."""
+    where = f"-n {from_ns} " if from_ns else ""
+    return f"ip {where}link set dev {ifname} netns {ns}"
+
+
+def link_del_host(ifname: str) -> str:
+    return f"ip link del {ifname}"
+
+
+def ip_show(ns: str, what: str) -> str:
+    """``ip -n NS addr`` / ``link`` / ``route``: what a namespace has."""
+    return f"ip -n {ns} {what}"
+
+
+def ping(ns: str, address: str, count: int = 1) -> str:
+    return netns_exec(ns, f"ping -c {count} {address}")
 
 
 def link_up(ns: str, ifname: str) -> str:
@@ -128,12 +156,16 @@ def lxc_info(container: str) -> str:
     return f"lxc info {container}"
 
 
+def lxc_info_pid(container: str) -> str:
+    return f"{lxc_info(container)} | grep PID"
+
+
 def lxc_exec(container: str, command: str) -> str:
     return f"lxc exec {container} -- {command}"
 
 
-def lxc_delete(container: str) -> str:
-    return f"lxc delete --force {container}"
+def lxc_delete(*containers: str) -> str:
+    return f"lxc delete --force {' '.join(containers)}"
 
 
 # --- nslab's own, and putting commands together -------------------------------------------------------------
