@@ -20,7 +20,7 @@ import ipywidgets as w
 from nslab_kernel.core.results import FAILED, OK, PARTIAL, Pair, PingMatrix
 
 from .base import LabLike, error_html, guarded
-from .text import N_, _, get_language
+from .text import N_, _, get_language, plural
 from .topology_view import TopologyView
 
 # Okabe-Ito: bluish green, orange, vermillion; text colour chosen for contrast on each
@@ -220,7 +220,8 @@ class PingMatrixView(w.VBox):
         text = _("{ok} of {total} probes answered, in {elapsed}").format(ok=ok, total=len(m.probes), elapsed=m.elapsed)
         unexpected = sum(1 for c in self.cells.values() if "nslab-unexpected" in c._dom_classes)
         if unexpected:
-            text += " · " + _("{n} cells marked ! differ from what is expected at this point").format(n=unexpected)
+            text += " · " + plural(unexpected, N_("1 cell marked ! differs from what is expected at this point"),
+                                   N_("{n} cells marked ! differ from what is expected at this point"))
         self.message.value = f"<span>{html.escape(text)}</span>"
 
     def _cell(self, pair: Pair) -> w.Button:
