@@ -183,14 +183,15 @@ NOTEBOOKS[("01-preparacion", "01-preparation")] = [
         '''),
     md(
         """
-        La herramienta de línea de comandos hace lo mismo: `nslab doctor`. Y estas son las versiones de las
-        herramientas que usaremos a mano:
+        La herramienta de línea de comandos hace lo mismo: `nslab doctor` (habla el idioma de la variable
+        `NSLAB_LANG`, o el de `LANG`). Y estas son las versiones de las herramientas que usaremos a mano:
         """,
         """
-        The command line does the same: `nslab doctor`. And these are the versions of the tools we will use by
-        hand:
+        The command line does the same: `nslab doctor` (it speaks the language of the variable `NSLAB_LANG`, or
+        of `LANG`). And these are the versions of the tools we will use by hand:
         """),
     code('''
+        %env NSLAB_LANG={lang}
         !ip -V
         !nslab doctor
         '''),
@@ -1354,7 +1355,7 @@ def notebook(cells: list[Cell], lang: str, name: str, *, solutions: bool = False
         if cell.kind == "md":
             nb.cells.append(new_markdown_cell(cell.es if lang == "es" else cell.en))
             continue
-        source = cell.es.replace('"{lang}"', f'"{lang}"')  # the notebook's language: a build parameter
+        source = cell.es.replace("{lang}", lang)  # the notebook's language: a build parameter
         if source == text(EX_PARAMETERS):
             for key, note in EX_PARAMETER_NOTES[lang].items():
                 source = source.replace(f"# {key}", f"# {note}")
@@ -1426,7 +1427,7 @@ def code_sources() -> list[tuple[str, str]]:
         for (es, _en), cells in group.items():
             for i, cell in enumerate(cells):
                 if cell.kind == "code":
-                    out.append((f"{es}[{i}]", cell.es.replace('"{lang}"', '"es"')))
+                    out.append((f"{es}[{i}]", cell.es.replace("{lang}", "es")))
                     if cell.probe:
                         out.append((f"{es}[{i}] probe", cell.probe))
                     if cell.solution:

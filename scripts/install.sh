@@ -17,6 +17,10 @@ fi
 # --- system packages ---------------------------------------------------------------------
 PKGS=(iproute2 util-linux procps iputils-ping graphviz busybox-static python3 python3-venv python3-pip chromium git)
 BENCH_PKGS=(mininet)
+# the class server (deploy/): configurable-http-proxy needs npm; the Kubernetes image is built with
+# debootstrap + buildah and run by its test under podman/runc
+HUB_PKGS=(debootstrap buildah podman runc)
+command -v npm >/dev/null 2>&1 || HUB_PKGS+=(nodejs npm)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # LXD: use one that already works (a snap on Ubuntu); otherwise Debian's package.
@@ -35,6 +39,14 @@ if [ ${#bench_missing[@]} -gt 0 ]; then
   log "installing benchmark peers: ${bench_missing[*]}"
   [ ${#missing[@]} -gt 0 ] || apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${bench_missing[@]}" >/dev/null
+fi
+
+hub_missing=()
+for p in "${HUB_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || hub_missing+=("$p"); done
+if [ ${#hub_missing[@]} -gt 0 ]; then
+  log "installing the class server's tools: ${hub_missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${hub_missing[@]}" >/dev/null
 fi
 
 # --- Python environment ------------------------------------------------------------------------

@@ -433,6 +433,11 @@ class _Grader:
     def _find_node_commands(self, node: str) -> tuple[str, list[str], str]:
         ns = self.ns(node)
         if self.kind != "lxd":
+            path = nsfs.netns_path(ns)
+            if os.path.lexists(path):  # a file, or a link to something that is not (or no longer) a netns
+                target = os.readlink(path) if os.path.islink(path) else path
+                return (_("{path} exists but is not a network namespace ({target})").format(path=path, target=target),
+                        [commands.remove(path), commands.netns_add(ns)], "ip netns add NAME")
             return (_("there is no network namespace '{ns}'").format(ns=ns), [commands.netns_add(ns)], "ip netns add NAME")
         cname = self.topo.container_name(node)
         path = nsfs.netns_path(ns)
@@ -554,7 +559,7 @@ class _Grader:
                       create: list[str]) -> tuple[str, list[str], str]:
         a, b = link.a, link.b
         na, nb = self.ns(a.node), self.ns(b.node)
-        sa, sb = self.live[a.node], self.live[b.node]
+        sa = self.live[a.node]
         want_peer = f"{b.node}:{b.ifname}"
         recreate = [commands.link_del(na, a.ifname)] + create if ia is not None else create
         if ia is not None and ia.kind == "veth" and ia.peer and ia.peer != want_peer:
@@ -862,6 +867,10 @@ class _Grader:
         out = []
         idea = _("Follow the packet hop by hop, there and back: explain says where it stops and why.")
         shape = "lab.explain(SOURCE, DESTINATION)   # nslab explain SOURCE DESTINATION --lab LAB"
+        explain_args = f" --lab {topo.name}"
+        spec = topology_spec(self.topo)
+        if spec:  # a lab built by hand has no record: name the topology too
+            explain_args += f" --topology {spec}"
         pairs = {(p.source, p.destination): p for p in matrix.pairs} if matrix is not None else {}
         by_node: dict[str, dict[str, list[tuple[str, str]]]] = {}
         for src, targets in targets_all.items():
@@ -878,7 +887,7 @@ class _Grader:
                 if not wanted or not all(expected.get((src, addr)) for _n, addr in wanted):
                     continue  # the topology does not ask for it
                 target = f"{src} -> {dst}"
-                explain = f"lab.explain({src!r}, {dst!r})\nnslab explain {src} {dst} --lab {topo.name}"
+                explain = f"lab.explain({src!r}, {dst!r})\n{commands.nslab_explain(src, dst)}{explain_args}"
                 waiting = [addr for _n, addr in wanted if addr in unknown_ips]
                 if waiting:
                     out.append(item("reachability", target, False,
@@ -924,6 +933,16 @@ def probe_error(text: str) -> str:
     if translated == why and why not in PROBE_ERRORS:
         return "" if resolve(None) != "en" else text
     return _("{why}, reported by {router}").format(why=translated, router=by) if sep else translated
+
+
+def topology_spec(topo: Topology) -> str:
+    """How the command line names this topology again: a bundled name, a file path, or "" (a record's)."""
+    source = topo.source
+    if source.endswith(" (bundled)"):
+        return source[: -len(" (bundled)")]
+    if source.endswith((".yaml", ".yml")) and os.path.isfile(source):
+        return source
+    return ""
 
 
 def resolve_choices(topo: Topology, state: LabState) -> Topology:
@@ -990,6 +1009,7 @@ class _RouteGrader:
         self.fw = Forwarder(parts=live_parts(self.topo, g.state, self.kind))
         self.faults: dict[str, dict[tuple[str, str], set[str]]] = {n: {} for n in self.topo.node_names}
         self.walked: set[tuple[str, int]] = set()
+        self.judged: set[str] = set()  # nodes whose routes some packet of the figure was looked up in
 
     def needs_routes(self, node: str) -> bool:
         """A node needs routes when the figure asks it to reach an address outside its own subnets."""
@@ -1019,6 +1039,7 @@ class _RouteGrader:
         for _hop in range(MAX_HOPS):
             if fw.owner.get(dst) == node or (node, dst) in self.walked:
                 return
+            self.judged.add(node)
             hop = fw.lookup_int(node, dst)
             if hop is None:
                 here = ipaddress.IPv4Address(dst)
@@ -1114,6 +1135,13 @@ class _RouteGrader:
                   "via its router. Any routes that take every packet there and back are right."))
         shape = "ip -n NETNS route add PREFIX via GATEWAY\nip -n NETNS route add default via GATEWAY"
         faults = self.faults[node]
+        if not faults and node not in self.judged:
+            return item("routes", node, False,
+                        missing=_("the routes of {node} cannot be graded yet: no packet the figure asks for gets as "
+                                  "far as {node} (addresses or links are missing)").format(node=node),
+                        hints=(_("Routes come after addresses: give every interface its address and bring it up "
+                                 "first (section addresses)."), shape, "\n".join(commands.route(ns, r) for r in plan)),
+                        solution=solution)
         if not faults:
             live = [str(r) for r in g.live[node].routes if r.gateway]
             return item("routes", node, True,

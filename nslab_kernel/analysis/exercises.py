@@ -34,7 +34,8 @@ from ..backends.lxd import connect, init_pids
 from ..backends.registry import get_backend
 from ..core.errors import NslabError
 from ..core.i18n import _, set_language
-from ..kernel import netconf, nsfs
+from ..core.state import NodeHandle
+from ..kernel import fanout, netconf, nsfs
 from ..kernel.netstate import read_lab_state
 from ..kernel.probe import ping_matrix
 from ..kernel.procs import processes, ps_faxu
@@ -230,6 +231,10 @@ class Exercise:
 
     def netns(self, node: str) -> str:
         return self.topology.netns_name(node)
+
+    def _handle(self, node: str) -> NodeHandle:
+        """Where the node's namespace is, by the name the activity gives it (whoever made it)."""
+        return NodeHandle(node, self.netns(node), nsfs.netns_path(self.netns(node)))
 
     def container(self, node: str) -> str:
         return self.topology.container_name(node)
@@ -560,7 +565,7 @@ class Exercise:
                             nsfs.bind_name(fd, self.netns(n))
                         finally:
                             os.close(fd)
-                nsfs.run_in_thread(make, name="nslab:exercise")
+                fanout.in_thread(make, name="nslab:exercise")
             return Solution("", commands, self.lang, notes)
         client = connect()
         ensure_image(client, self.image)
@@ -656,11 +661,11 @@ class Exercise:
                         out[name] = {"kind": link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND"), "index": link["index"],
                                      "peer_index": link.get("IFLA_LINK"), "netnsid": link.get("IFLA_LINK_NETNSID")}
             return out
-        return nsfs.run_in_thread(read, name="nslab:exercise-read")
+        return fanout.in_thread(read, name="nslab:exercise-read")
 
     def _state(self):
-        handles = {n: (self.netns(n), nsfs.netns_path(self.netns(n))) for n in self.nodes}
-        present = {n: h for n, h in handles.items() if nsfs.name_inode(h[0]) not in (None, nsfs.host_netns_inode())}
+        handles = {n: self._handle(n) for n in self.nodes}
+        present = {n: h for n, h in handles.items() if nsfs.name_inode(h.netns) not in (None, nsfs.host_netns_inode())}
         state = read_lab_state(self.topology.name, present)
         return state
 
@@ -799,7 +804,7 @@ class Exercise:
         def make() -> None:
             with IPRoute() as ipr:
                 ipr.link("add", ifname=a.ifname, kind="veth", peer=b.ifname)
-        nsfs.run_in_thread(make, name="nslab:exercise")
+        fanout.in_thread(make, name="nslab:exercise")
         return Solution("", [(f"ip link add {a.ifname} type veth peer name {b.ifname}", True)], self.lang)
 
     def _solve_move(self) -> Solution:
@@ -823,7 +828,7 @@ class Exercise:
                     finally:
                         os.close(fd)
         if moves:
-            nsfs.run_in_thread(move, name="nslab:exercise")
+            fanout.in_thread(move, name="nslab:exercise")
         moved = {end.ifname for end, _ in moves}
         for end in (a, b):
             commands.append((f"ip link set dev {end.ifname} netns {self.netns(end.node)}", end.ifname in moved))
@@ -854,7 +859,7 @@ class Exercise:
             want[b.node] = ipaddress.IPv4Interface(_suggest(b.address, nets_b, [first], False))
         plan = {}
         for end in (a, b):
-            plan[end.node] = (self.netns(end.node), nsfs.netns_path(self.netns(end.node)))
+            plan[end.node] = self._handle(end.node)
         results = netconf.for_each_netns(plan, lambda ns, node: netconf.converge(
             ns, lo=True, ends=[(a.ifname if node == a.node else b.ifname, want.get(node))]))
         for node in (a.node, b.node):
@@ -876,7 +881,7 @@ class Exercise:
                                   hints=(hint_idea, "ex.check(\"3.addresses\")", "ex.solve(\"3.addresses\")")))
                 continue
             ip = addr[dst.node][0]
-            handles = {src.node: (self.netns(src.node), nsfs.netns_path(self.netns(src.node)))}
+            handles = {src.node: self._handle(src.node)}
             matrix = ping_matrix(self.topology.name, handles, {src.node: [(dst.node, ip)]}, 1.0)
             ok = all(p.ok for p in matrix.probes)
             cmd = f"ip netns exec {self.netns(src.node)} ping -c 1 {ip}"
@@ -897,13 +902,12 @@ class Exercise:
             if s == "nodes":
                 commands += self._solve_nodes(self.nodes).commands
                 continue
-            plan = {n: (self.netns(n), nsfs.netns_path(self.netns(n))) for n in self.nodes}
+            plan = {n: self._handle(n) for n in self.nodes}
             topo = self.topology
             if s == "links":
                 wanted: dict[str, list] = {}
                 for l in topo.links:
-                    wanted.setdefault(l.a.node, []).append((l.a.ifname, self.netns(l.b.node),
-                                                            nsfs.netns_path(self.netns(l.b.node)), l.b.ifname))
+                    wanted.setdefault(l.a.node, []).append((l.a.ifname, self._handle(l.b.node), l.b.ifname))
                 done = netconf.for_each_netns({n: plan[n] for n in wanted}, lambda ns, n: netconf.veths(ns, wanted[n]))
             elif s == "addresses":
                 done = netconf.for_each_netns(plan, lambda ns, n: netconf.converge(
@@ -941,7 +945,7 @@ class Exercise:
                                     ipr.link("del", index=info["index"])
                                 except Exception:  # noqa: BLE001 - its peer took it
                                     pass
-                nsfs.run_in_thread(delete, name="nslab:exercise")
+                fanout.in_thread(delete, name="nslab:exercise")
                 done += [f"ip link del {name}" for name in host]
         if self.lxd:
             from pylxd.exceptions import NotFound

@@ -16,13 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..core.i18n import _
 from ..kernel import sandbox
-
-try:  # the catalogue (core/i18n.py) arrives with the checker's branch
-    from ..core.i18n import _
-except ImportError:  # pragma: no cover - until then, English
-    def _(message: str, lang: str | None = None) -> str:
-        return message
 
 PERSIST = "/etc/sysctl.d/90-nslab.conf"
 APPARMOR_FILE = "/etc/apparmor.d/nslab-sandbox"
@@ -46,8 +41,9 @@ profile nslab-sandbox {launcher} flags=(unconfined) {{
 
 
 def launcher_path() -> str:
-    """The launcher's path as an AppArmor profile must name it (the venv's ``nslab-sandbox`` script)."""
-    return str(Path(sys.executable).parent / "nslab-sandbox")
+    """The launcher's path as an AppArmor profile must name it (the ``nslab-sandbox`` script)."""
+    found = sandbox.launcher()
+    return found[0] if len(found) == 1 else str(Path(sys.executable).parent / "nslab-sandbox")
 
 
 def apparmor_profile(launcher: str | None = None) -> str:

@@ -12,17 +12,12 @@ from __future__ import annotations
 import os
 
 from ..core.errors import NslabError
+from ..core.i18n import N_
 from ..core.userdirs import ENV_SANDBOX_ERROR
 from ..kernel import sandbox
 from . import rootless
 from .lxd import LxdBackend
 from .netns import require_netns_privileges
-
-try:  # the catalogue (core/i18n.py) arrives with the checker's branch
-    from ..core.i18n import N_
-except ImportError:  # pragma: no cover - until then, English
-    def N_(message: str) -> str:
-        return message
 
 WHY_ROOTLESS = N_("You are not root, so nslab builds your lab on plain network namespaces inside your own sandbox "
                    "(a user namespace that only you can enter; 'ip netns list' there shows only your labs). LXD is "

@@ -393,7 +393,8 @@ class LxdBackend(Backend):
             pid = int(PROC_LINK.match(os.readlink(path)).group(1))  # type: ignore[union-attr]
             os.stat(f"/proc/{pid}/ns/net")
         except (OSError, AttributeError):
-            raise BackendError(f"node '{node}' is not up or its netns name is stale; run up again") from None
+            raise BackendError(_("node '{node}' is not up or its netns name is stale; run up again").format(
+                node=node)) from None
         return pid
 
     def exec(self, topo: Topology, node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:

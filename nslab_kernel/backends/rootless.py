@@ -13,14 +13,9 @@ import os
 
 from ..core import records
 from ..core.errors import PrivilegeError
+from ..core.i18n import _
 from ..core.userdirs import ENV_ROOTLESS, ENV_SANDBOX_ERROR
 from ..kernel import sandbox
-
-try:  # the catalogue (core/i18n.py) arrives with the checker's branch
-    from ..core.i18n import _
-except ImportError:  # pragma: no cover - until then, English
-    def _(message: str, lang: str | None = None) -> str:
-        return message
 
 
 def active(force: bool = False) -> bool:

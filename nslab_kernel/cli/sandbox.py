@@ -14,17 +14,10 @@ from pathlib import Path
 
 from ..backends import rootless
 from ..core import records
+from ..core.i18n import N_, _
 from ..kernel import sandbox
 from .common import print_json
 
-try:  # the catalogue (core/i18n.py) arrives with the checker's branch
-    from ..core.i18n import N_, _
-except ImportError:  # pragma: no cover - until then, English
-    def _(message: str, lang: str | None = None) -> str:
-        return message
-
-    def N_(message: str) -> str:
-        return message
 
 # Commands that never enter the sandbox: they read the machine, or speak to LXD (root-equivalent).
 OUTSIDE = {None, "doctor", "validate", "kernelspec", "image", "sandbox"}

@@ -111,6 +111,8 @@ def translations(lang: str) -> gettext.NullTranslations:
 
 def _(message: str, lang: str | None = None) -> str:
     """``message`` (an English msgid) in the language asked, or the current one."""
+    if not message:
+        return message  # gettext would answer "" with the catalogue's header
     return translations(resolve(lang)).gettext(message)
 
 

@@ -39,6 +39,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -48,14 +49,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
+from ..core.i18n import _
 from ..core.userdirs import (ENV_SANDBOX, ENV_SANDBOX_ERROR, ENV_STATE, host_uid, in_sandbox, rootless_wanted,
                              user_state_dir)
-
-try:  # the catalogue (core/i18n.py) arrives with the checker's branch
-    from ..core.i18n import _
-except ImportError:  # pragma: no cover - until then, English
-    def _(message: str, lang: str | None = None) -> str:
-        return message
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -158,10 +154,14 @@ class _Lock:
 
 def launcher() -> list[str]:
     """The program that creates sandboxes: the ``nslab-sandbox`` script of this environment (the one an
-    AppArmor profile names), else this module run by this Python."""
+    AppArmor profile names; next to this Python, or on $PATH next to ``nslab``), else this module run by
+    this Python (a source tree without an install)."""
     script = Path(sys.executable).parent / "nslab-sandbox"
     if script.is_file() and os.access(script, os.X_OK):
         return [str(script)]
+    found = shutil.which("nslab-sandbox")
+    if found:
+        return [found]
     spec = globals().get("__spec__")
     if spec is not None and spec.name:
         return [sys.executable, "-m", spec.name]

@@ -413,13 +413,14 @@ class Lab:
         return self.backend.read_state(self.topology)
 
     def check(self, sections: Sequence[str] | None = None, matrix: PingMatrix | None = None,
-              only: Sequence[str] | None = None, hints: int | str = 3, lang: str | None = None) -> CheckReport:
+              only: Sequence[str] | None = None, hints: int | str = 3, lang: str | None = None,
+              timeout: float = 1.0) -> CheckReport:
         """Grade the lab against its topology by what it achieves (all sections, or only those asked;
         ``only``: just these nodes and the links between them).  It needs no record: a lab built by
         hand with ``ip`` or ``lxc`` + ``ln -sf`` is graded the same.  ``hints``: the level shown
         (1 idea, 2 shape of the command, 3 the command) or "escalate"; ``lang``: "es" or "en"."""
         return check(self.topology, sections or SECTIONS, matrix=matrix, backend=self.backend, only=only,
-                     hints=hints, lang=lang)
+                     hints=hints, lang=lang, timeout=timeout)
 
     def explain(self, source: str, destination: str, lang: str | None = None) -> Explanation:
         """Why ``source`` can or cannot reach ``destination`` (a node or an address), hop by hop,

@@ -6,7 +6,6 @@ Labs are built here "by hand" in the simulated backend's network (the same state
 
 from __future__ import annotations
 
-import ipaddress
 
 import pytest
 

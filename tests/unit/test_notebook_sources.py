@@ -19,8 +19,8 @@ STUDENT = [("es", "ejercicios", "02-network-namespaces"), ("es", "ejercicios", "
 
 def code_cells(path: Path) -> list[str]:
     """The code cells, with the one line that differs by language (set_language) made the same."""
-    return [c.source.replace('set_language("es")', 'set_language("en")') for c in nbformat.read(path, 4).cells
-            if c.cell_type == "code"]
+    return [c.source.replace('set_language("es")', 'set_language("en")').replace("NSLAB_LANG=es", "NSLAB_LANG=en")
+            for c in nbformat.read(path, 4).cells if c.cell_type == "code"]
 
 
 # --- no root needed ------------------------------------------------------------------------------------
