@@ -34,7 +34,7 @@ def _user(user: str) -> str:
 def _uid_note(procs: list[Process]) -> str:
     if not any(p.user.isdigit() and int(p.user) >= CONTAINER_ROOT for p in procs):
         return ""
-    return ("<p class='nslab-uid-note'>ⓘ " + html.escape(_(
+    return ("<p class='nslab-uid-note'>" + html.escape(_(
         "uid 100000 is the container's root: LXD maps the users of an unprivileged container to other uids on "
         "the host (root, uid 0 inside, is uid 100000 outside), so a process that is root in the container has no "
         "privileges on the host.")) + "</p>")

@@ -153,8 +153,9 @@ class PingMatrixView(w.VBox):
         if graph is None:
             graph = topo is not None
         if graph and topo is not None:
-            self.graph = TopologyView(lab, topology=topo, compact=True) if lab is not None \
-                else TopologyView(None, topology=topo, live=False, compact=True)
+            # the lab as it was when the matrix was probed (not live: a matrix and its graph always agree)
+            self.graph = TopologyView(lab, topology=topo, state=self._state_now(), live=False, compact=True,
+                                      caption=_("the lab when it was probed") if lab is not None else None)
         top = [self.button] if lab is not None else []
         children = top + ([self.graph] if self.graph is not None else []) + [self.legend, self.grid, self.message,
                                                                              self.details]
@@ -164,6 +165,12 @@ class PingMatrixView(w.VBox):
             self.draw()
         elif run and lab is not None:
             self.run()
+
+    def _state_now(self) -> Any:
+        try:
+            return self.lab.state() if self.lab is not None else None
+        except Exception:  # noqa: BLE001 - the graph then shows the target alone
+            return None
 
     @classmethod
     def from_dict(cls, data: dict, topology: Any = None) -> "PingMatrixView":
@@ -180,6 +187,9 @@ class PingMatrixView(w.VBox):
             self.button.description = _("Probing…")
             try:
                 self.matrix = self.lab.ping_matrix()  # type: ignore[union-attr]
+                if self.graph is not None:
+                    self.graph.state = self._state_now()
+                    self.graph.redraw()
             finally:
                 self.button.disabled = False
                 self.button.description = _("Ping matrix")
