@@ -1099,12 +1099,7 @@ class _RouteGrader:
         return out
 
     def _plan_route(self, node: str, dst: str) -> Route | None:
-        ip = ipaddress.IPv4Address(dst)
-        best = None
-        for r in self.topo.node(node).routes:
-            if ip in r.dst and (best is None or r.dst.prefixlen > best.dst.prefixlen):
-                best = r
-        return best
+        return self.topo.route_for(node, dst)
 
     def _who(self, addresses: Iterable[str]) -> str:
         """Destinations by the subnet of the plan they are on: "10.0.4.0/24 (h4, r3)"."""

@@ -531,7 +531,7 @@ class Exercise:
                     inode = os.stat(path).st_ino
                 except OSError:
                     inode = None
-                want = _netns_inode(pid) if pid is not None else None
+                want = nsfs.process_netns_inode(pid) if pid is not None else None
                 where = os.readlink(path) if os.path.islink(path) else self._t("a namespace of its own")
                 if inode is None:
                     items.append(item(section, ns, False, missing=self._t("{path} points to {where}, which no longer "
@@ -626,7 +626,7 @@ class Exercise:
         if value != pid:
             return [item("2", "pid", False, missing=self._t("{value} is not the PID of the init of {c}")
                          .format(value=value, c=c), hints=hints)]
-        inode, host = _netns_inode(pid), nsfs.host_netns_inode()
+        inode, host = nsfs.process_netns_inode(pid), nsfs.host_netns_inode()
         return [item("2", "pid", True, self._t("PID {pid} is the init of {c}: /proc/{pid}/ns/net is net:[{inode}], "
                                                "the host's is net:[{host}]").format(pid=pid, c=c, inode=inode, host=host))]
 
@@ -1026,13 +1026,6 @@ class _Message:
         if self.pre:
             return f"<pre>{html.escape(self.text)}</pre>"
         return f"<div>{_code(self.text)}</div>"
-
-
-def _netns_inode(pid: int) -> int | None:
-    try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino
-    except OSError:
-        return None
 
 
 def _num(x: float) -> str:
