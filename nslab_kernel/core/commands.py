@@ -124,17 +124,21 @@ def addr_del(ns: str, address: object, ifname: str) -> str:
 
 def route(ns: str, route: RouteLike, verb: str = "add") -> str:
     """``ip -n NS route add|replace DEST via GW [dev IF]``."""
-    dev = f" dev {route.dev}" if route.dev else ""
-    return f"ip -n {ns} route {verb} {route.destination} via {route.via}{dev}"
+    return route_text(ns, route.destination, route.via, route.dev, verb)
+
+
+def route_text(ns: str, destination: str, via: object, dev: str | None = None, verb: str = "add") -> str:
+    """The same from its words (a hint's shape: ``route_text("NETNS", "PREFIX", "GATEWAY")``)."""
+    return f"ip -n {ns} route {verb} {destination} via {via}" + (f" dev {dev}" if dev else "")
 
 
 def route_del(ns: str, route: RouteLike) -> str:
     return f"ip -n {ns} route del {route.destination}"
 
 
-def forwarding(ns: str, enabled: bool) -> str:
-    """``net.ipv4.ip_forward`` is per namespace: set inside it."""
-    return netns_exec(ns, f"sysctl -w net.ipv4.ip_forward={int(enabled)}")
+def forwarding(ns: str, enabled: bool | str) -> str:
+    """``net.ipv4.ip_forward`` is per namespace: set inside it (a str value: a hint's shape, like "1|0")."""
+    return netns_exec(ns, f"sysctl -w net.ipv4.ip_forward={enabled if isinstance(enabled, str) else int(enabled)}")
 
 
 # --- LXD --------------------------------------------------------------------------------------------------
