@@ -244,6 +244,11 @@ def test_three_students_same_lab_name_each_in_their_own_sandbox(class_hub):
         assert results[s.name]["pairs"] == 42
         assert results[s.name + ":errors"] == 0, f"{s.name}'s notebook shows a traceback"
     assert not {n for n in host_netns() if n.startswith(lab)}, "a student's netns appeared in the host's /run/netns"
+    for s in students:  # the course notebooks were copied into ~/nslab, as the student
+        course = Path(s.pw.pw_dir) / "nslab"
+        assert {p.name for p in course.iterdir()} == {"es", "en"}
+        assert all(p.stat().st_uid == s.pw.pw_uid for p in [course, *course.rglob("*")])
+        assert len(list((course / "es").glob("*.ipynb"))) == len(list((NOTEBOOKS / "es").glob("*.ipynb")))
 
     # each sees only their own lab: one lab, its own namespaces (different netns inodes per student)
     inodes = {}
