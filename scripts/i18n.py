@@ -35,11 +35,16 @@ def extract() -> int:
     catalog = Catalog(locale="es", domain="nslab", project="nslab", version="0.1.0", charset="utf-8",
                       creation_date=STAMP, revision_date=STAMP, fuzzy=False, language_team="es",
                       last_translator="nslab", msgid_bugs_address="")
+    others = set()  # msgids another owner's catalogue (nslab_terminal.po, ...) already holds
+    for po in i18n.po_files():
+        if po != PO:
+            with open(po, "rb") as fh:
+                others.update(m.id for m in read_po(fh) if m.id)
     for filename, lineno, message, _comments, _context in extract_from_dir(
             str(ROOT / "nslab_kernel"), method_map=[("**.py", "python")], keywords={"_": None, "N_": None}):
         if isinstance(message, tuple):
             message = message[0]
-        if message:
+        if message and message not in others:
             catalog.add(message, old.get(message, ""), locations=[(f"nslab_kernel/{filename}", lineno)])
     PO.parent.mkdir(parents=True, exist_ok=True)
     with open(PO, "wb") as fh:

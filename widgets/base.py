@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import html
+import weakref
 from typing import Any, Callable, Protocol
 
 import ipywidgets as w
+from IPython import get_ipython
 
 from nslab_kernel.core.errors import NslabError
 
@@ -33,3 +35,41 @@ def guarded(message: w.HTML, fn: Callable[[], None]) -> None:
         fn()
     except Exception as exc:  # noqa: BLE001 - shown where the student clicked
         message.value = error_html(exc)
+
+
+_BY_CELL: dict[tuple[str, str], list[tuple[str, "weakref.ref[w.Widget]"]]] = {}
+
+
+def _cell_and_run() -> tuple[str | None, str | None]:
+    """The notebook cell being run (JupyterLab sends its id) and this run's message id."""
+    try:
+        kernel = getattr(get_ipython(), "kernel", None)
+        parent = kernel.get_parent("shell") if kernel is not None else None
+    except Exception:  # noqa: BLE001 - not in a kernel
+        return None, None
+    if not parent:
+        return None, None
+    return (parent.get("metadata") or {}).get("cellId"), (parent.get("header") or {}).get("msg_id")
+
+
+def replaces_earlier_output(widget: w.Widget) -> None:
+    """Running a cell again replaces its output: close the widgets its earlier run made
+    (of the same class), so nothing keeps following the kernel for an output nobody sees."""
+    cell, run = _cell_and_run()
+    if cell is None:
+        return
+    key = (cell, type(widget).__name__)
+    kept = []
+    for old_run, ref in _BY_CELL.get(key, []):
+        old = ref()
+        if old is None:
+            continue
+        if old_run != run:
+            try:
+                old.close()
+            except Exception:  # noqa: BLE001
+                pass
+        else:
+            kept.append((old_run, ref))
+    kept.append((run, weakref.ref(widget)))
+    _BY_CELL[key] = kept

@@ -18,7 +18,8 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from nslab_kernel.lifecycle.terminals import Terminal, _  # _: core.i18n's, or its stand-in until merged
+from nslab_kernel.core.i18n import _
+from nslab_kernel.lifecycle.terminals import Terminal
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -60,12 +61,14 @@ class TerminalView(anywidget.AnyWidget):
             self.pid = terminal.pid
             self.closed = False
             self.status_text = terminal.command.shown
-            terminal.subscribe(self._output)
+            # what the new shell already wrote (its prompt), then everything after it, in order
+            terminal.subscribe(self._output, replay=self._output)
         terminal.on_exit(self._ended)
 
     def _output(self, data: bytes) -> None:
         # On the terminal's reader thread; ipykernel's iopub socket is safe to send on from any thread.
-        self.send({"type": "output"}, [data])
+        if data:
+            self.send({"type": "output"}, [data])
 
     def _ended(self, terminal: Terminal) -> None:
         with self._lock:
@@ -85,9 +88,8 @@ class TerminalView(anywidget.AnyWidget):
             term.write(data.encode("latin-1") if content.get("binary") else data.encode())
         elif kind == "resize":
             term.resize(int(content.get("rows", 24)), int(content.get("cols", 80)))
-        elif kind == "ready":
-            with self._lock:  # the replay and later output never overlap (see PtyShell.subscribe)
-                self.send({"type": "replay", "view": content.get("view")}, [term.shell.scrollback()])
+        elif kind == "ready":  # a view that joined late (the cell shown again, the page reloaded)
+            term.shell.replay(lambda data: self.send({"type": "replay", "view": content.get("view")}, [data]))
             if content.get("rows") and content.get("cols"):
                 term.resize(int(content["rows"]), int(content["cols"]))
         elif kind == "close":

@@ -1,7 +1,15 @@
-"""TopologyView: the lab drawn as SVG with its live state, refreshed on each step and on a button."""
+"""TopologyView: the lab as the kernel has it now, drawn against its target, live.
+
+With a lab, the view subscribes to the lab's netlink monitor (``lab.watch``): a link,
+an address, a route or a forwarding flag changed by anyone (a step of nslab, or a
+student's ``!ip``) redraws it within a fraction of a second, without running the
+cell again.  The subscription ends when the widget is closed, when the same cell
+runs again (its new view replaces this one), or when the lab goes down.
+"""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import ipywidgets as w
@@ -11,31 +19,56 @@ from nslab_kernel.core.state import LabState
 from nslab_kernel.model.schema import from_dict
 from nslab_kernel.model.topology import Topology
 
-from .base import LabLike, guarded
-from .graph import PathOverlay, path_from, topology_svg
+from .base import LabLike, guarded, replaces_earlier_output
+from .graph import PathOverlay, graph_model, legend_html, path_from, render_svg, summary_text, topology_dot
+from .text import _
+
+MAX_HEIGHT_COMPACT = "46vh"
+MANY_BUTTONS = 12  # beside a matrix: graph and matrix on one screen
 
 
 class TopologyView(w.VBox):
-    """The topology graph.  ``TopologyView(lab)`` reads the live state; ``from_state`` draws a saved one."""
+    """The topology graph.  ``TopologyView(lab)`` follows the live state; ``from_state`` draws a saved one."""
 
     def __init__(self, lab: LabLike | None = None, topology: Topology | None = None, state: LabState | None = None,
-                 live: bool = True):
+                 live: bool = True, compact: bool = False):
         self.lab = lab
         self.topology = topology if topology is not None else lab.topology  # type: ignore[union-attr]
         self.state = state
         self.path: PathOverlay | None = None
-        self.svg = w.HTML(layout=w.Layout(width="100%"))
+        self.live = bool(live and lab is not None)
+        self.compact = compact
+        self.terminal_area = w.VBox()
+        self._unwatch = None
+        self._closed = False
+        self.svg = w.HTML(layout=w.Layout(width="100%", overflow="hidden"))
         self.svg.add_class("nslab-topology")
+        if compact:
+            self.svg.add_class("nslab-topology-compact")
+        self.summary = w.HTML()
+        self.summary.add_class("nslab-topology-summary")
+        self.legend = w.HTML()
         self.message = w.HTML()
-        self.button = w.Button(description="Actualizar / refresh", icon="refresh", tooltip="read the live state again")
+        self.button = w.Button(description=_("Refresh"), icon="refresh", tooltip=_("read the kernel's state again"),
+                               layout=w.Layout(width="auto"))
         self.button.on_click(lambda _b: self.refresh())
-        children = [self.svg, self.message]
-        if lab is not None:
-            children.insert(0, self.button)
-            if live and hasattr(lab, "on_change"):
-                lab.on_change(self.refresh)  # redrawn after each helper step
-        super().__init__(children)
-        if lab is not None and live:
+        self.terminals = self._terminal_buttons()
+        children: list[w.Widget] = [self.svg, w.HBox([self.summary, self.legend],
+                                                     layout=w.Layout(flex_flow="row wrap")),
+                                    self.message]
+        if lab is not None and not compact:  # beside a matrix: the graph alone (it follows the kernel anyway)
+            bar = [self.button] + ([self.terminals] if self.terminals is not None else [])
+            children.insert(0, w.HBox(bar, layout=w.Layout(flex_flow="row wrap", align_items="center")))
+        super().__init__(children, layout=w.Layout(width="100%", max_width="100%", overflow="hidden"))
+        self.add_class("nslab-topology-view")
+        self._style = (f"<style>.nslab-topology-compact svg{{max-height:{MAX_HEIGHT_COMPACT}}}</style>" if compact else "")
+        if self.live:
+            replaces_earlier_output(self)
+            simulated = bool(getattr(getattr(lab, "backend", None), "simulated", False))
+            if hasattr(lab, "watch") and not simulated:
+                self._unwatch = lab.watch(self._on_kernel_change)  # type: ignore[union-attr]
+            elif hasattr(lab, "on_change"):  # a simulated network has no netlink: redrawn after each step
+                lab.on_change(self.refresh)  # type: ignore[union-attr]
             self.refresh()
         else:
             self.redraw()
@@ -46,7 +79,53 @@ class TopologyView(w.VBox):
         st = state if isinstance(state, LabState) or state is None else LabState.from_dict(state)
         return cls(None, topo, st, live=False)
 
+    # --- terminals -----------------------------------------------------------------------
+    def _terminal_buttons(self) -> w.Widget | None:
+        """One button per node that opens a shell inside it (where the lab offers terminals)."""
+        if self.lab is None or not hasattr(self.lab, "terminal") or self.compact:
+            return None
+        names = [n.name for n in self.topology.nodes]
+        label = w.HTML(f"<span style='white-space:nowrap'>{html.escape(_('Terminal in:'))}</span>")
+        self.terminal_area = w.VBox()
+        if len(names) > MANY_BUTTONS:  # 50 nodes: a list to pick from, not 50 buttons
+            pick = w.Dropdown(options=names, layout=w.Layout(width="auto"))
+            go = w.Button(description=_("Open"), icon="terminal", layout=w.Layout(width="auto"),
+                          tooltip=_("open a shell inside the chosen node"))
+            go.add_class("nslab-terminal-open")
+            go.on_click(lambda _b: self.open_terminal(pick.value))
+            return w.HBox([label, pick, go], layout=w.Layout(flex_flow="row wrap", align_items="center"))
+        buttons = []
+        for name in names:
+            b = w.Button(description=name, icon="terminal", tooltip=_("open a shell inside {node}").format(node=name),
+                         layout=w.Layout(width="auto"))
+            b.add_class(f"nslab-terminal-{name}")
+            b.on_click(lambda _b, n=name: self.open_terminal(n))
+            buttons.append(b)
+        return w.HBox([label] + buttons, layout=w.Layout(flex_flow="row wrap", align_items="center"))
+
+    def open_terminal(self, node: str) -> None:
+        def work() -> None:
+            term = self.lab.terminal(node)  # type: ignore[union-attr]
+            self.terminal_area.children = (*self.terminal_area.children, term)
+            if self.terminal_area not in self.children:
+                self.children = (*self.children, self.terminal_area)
+        guarded(self.message, work)
+
+    # --- live state -----------------------------------------------------------------------
+    def _on_kernel_change(self, state: LabState | None, changes: dict | None = None) -> None:
+        if self._closed:
+            return
+        if state is None:  # the lab went down
+            self.stop()
+            self.refresh()
+            return
+        self.state = state
+        self.redraw()
+
     def refresh(self, *_args: Any) -> None:
+        if self._closed:
+            return
+
         def work() -> None:
             if self.lab is not None:
                 self.state = self.lab.state()
@@ -54,14 +133,38 @@ class TopologyView(w.VBox):
         guarded(self.message, work)
 
     def redraw(self) -> None:
-        self.svg.value = topology_svg(self.topology, self.state, self.path)
+        model = graph_model(self.topology, self.state, getattr(self.lab, "built_stages", None))
+        self.svg.value = self._style + render_svg(topology_dot(model, path=self.path, compact=self.compact or None))
+        self.model = model
+        summary = summary_text(model)
+        if self.live and self._unwatch is not None:
+            summary = "<span class='nslab-live' title='{}'>● {}</span> · ".format(
+                html.escape(_("redrawn when the kernel changes, also by !ip commands")), html.escape(_("live"))) \
+                + html.escape(summary)
+        else:
+            summary = html.escape(summary)
+        self.summary.value = f"<span style='font-size:12px;white-space:nowrap'>{summary}</span>"
+        self.legend.value = legend_html(model)
 
     def show_path(self, path: PathOverlay | Any | None) -> None:
         """Draw a probe's hops (a PathOverlay or an ``explain`` result); None removes it."""
         self.path = None if path is None else path if isinstance(path, PathOverlay) else path_from(path)
         self.redraw()
 
+    def stop(self) -> None:
+        """Stop following the kernel (the drawing stays)."""
+        if self._unwatch is not None:
+            unwatch, self._unwatch = self._unwatch, None
+            unwatch()
+
+    def close(self) -> None:
+        self._closed = True
+        self.stop()
+        super().close()
+
 
 def snapshot_svg(lab: LabLike, path: PathOverlay | None = None) -> Any:
     """The graph of the lab as it is now, as a static picture (kept in a saved notebook)."""
-    return HTML(f"<div class='nslab-topology-static'>{topology_svg(lab.topology, lab.state(), path)}</div>")
+    model = graph_model(lab.topology, lab.state(), getattr(lab, "built_stages", None))
+    return HTML(f"<div class='nslab-topology-static'>{render_svg(topology_dot(model, path=path))}"
+                f"<div style='font-size:12px'>{html.escape(summary_text(model))}</div>{legend_html(model)}</div>")

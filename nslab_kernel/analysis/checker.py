@@ -34,7 +34,7 @@ from ..backends.images import DEFAULT_IMAGE
 from ..backends.lxd import PROC_LINK, connect, init_pids
 from ..core import commands
 from ..core.errors import InputError
-from ..core.i18n import N_, _, language, resolve
+from ..core.i18n import N_, _, get_language, language, resolve
 from ..core.state import InterfaceState, LabState
 from ..kernel import nsfs
 from ..model.routing import Forwarder, Parts
@@ -115,7 +115,7 @@ def item(section: str, target: str, ok: bool, right: str = "", missing: str = ""
 class CheckReport:
     lab: str
     items: list[CheckItem] = field(default_factory=list)
-    lang: str = "en"
+    lang: str = field(default_factory=get_language)  # a report made by hand speaks the notebook's language
     hint_level: int = 3  # the hint shown for failed items, unless ``levels`` says otherwise
     levels: dict[tuple[str, str], int] = field(default_factory=dict)  # per item key (HintLadder)
 
@@ -220,18 +220,24 @@ class CheckReport:
     def __str__(self) -> str:
         return self.text()
 
+    def __repr__(self) -> str:
+        return self.headline()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's text display (a console, a text/plain output): the whole report, not a dataclass dump."""
+        printer.text(self.headline() if cycle else self.text())
+
     def html(self, level: int | None = None, limit: int = 6) -> str:
-        """The report for a notebook: a table, failures first within each section; items past
-        ``limit`` failures of a section folded under a <details>."""
+        """The report for a notebook: the score per section, then what to fix (at most ``limit`` per
+        section in view, the rest folded), then what is right, folded under a <details>."""
         esc = html.escape
         with language(self.lang):
             right_word, hint_word, solution_word = _("right"), _("hint"), _("one solution")
             head = " · ".join(f"<b>{esc(section_name(s, self.lang))}</b> {p}/{t}" for s, (p, t) in self.scores().items())
-            rows, folded = [], []
+            shown, more_failed, passed = [], [], []
             count: dict[str, int] = {}
             for i in self.items:
                 lv = level if level is not None else self.level_of(i)
-                colour = "#1a7f37" if i.ok else "#cf222e"
                 if i.ok:
                     detail = esc(i.right)
                 else:
@@ -243,19 +249,30 @@ class CheckReport:
                         detail += f"<br><i>{esc(hint_word)}</i>: {body}".replace("\n", "<br>")
                     if i.solution and lv >= 3:
                         detail += f"<br><i>{esc(solution_word)}</i>: {esc(i.solution)}"
-                row = (f"<tr style='color:{colour}' data-section='{esc(i.section)}' data-ok='{int(i.ok)}' "
-                       f"data-level='{lv}'><td>{'✔' if i.ok else '✘'}</td>"
-                       f"<td>{esc(section_name(i.section, self.lang))}</td><td>{esc(i.target)}</td>"
-                       f"<td style='color:#24292f;text-align:left'>{detail}</td></tr>")
-                count[i.section] = count.get(i.section, 0) + (not i.ok)
-                (folded if (i.ok and i.section == "reachability") or count[i.section] > limit else rows).append(row)
+                colour = "#1a7f37" if i.ok else "#cf222e"
+                row = (f"<tr style='vertical-align:top' data-section='{esc(i.section)}' data-ok='{int(i.ok)}' "
+                       f"data-level='{lv}'><td style='color:{colour}'>{'✔' if i.ok else '✘'}</td>"
+                       f"<td style='color:{colour}'>{esc(section_name(i.section, self.lang))}</td>"
+                       f"<td style='color:{colour}'>{esc(i.target)}</td><td style='text-align:left'>{detail}</td></tr>")
+                if i.ok:
+                    passed.append(row)
+                    continue
+                count[i.section] = count.get(i.section, 0) + 1
+                (shown if count[i.section] <= limit else more_failed).append(row)
             title = esc(_("Check of lab '{lab}'").format(lab=self.lab))
             foot = _("everything checked is right") if self.passed else _("{failed} of {total} items to fix").format(
                 failed=len(self.failed), total=len(self.items))
-            more = (f"<details><summary>{esc(_('{n} more items').format(n=len(folded)))}</summary>"
-                    f"<table>{''.join(folded)}</table></details>") if folded else ""
-            return (f"<div class='nslab-check' lang='{self.lang}'><div>{title}: {head}</div>"
-                    f"<table>{''.join(rows)}</table>{more}<div><b>{esc(foot)}</b></div></div>")
+            parts = [f"<div class='nslab-check' lang='{self.lang}'><div>{title}: {head}</div>",
+                     f"<div><b>{esc(foot)}</b></div>"]
+            if shown:
+                parts.append(f"<table>{''.join(shown)}</table>")
+            if more_failed:
+                summary = esc(_("{n} more items to fix").format(n=len(more_failed)))
+                parts.append(f"<details><summary>{summary}</summary><table>{''.join(more_failed)}</table></details>")
+            if passed:
+                summary = esc(_("{n} items right").format(n=len(passed)))
+                parts.append(f"<details><summary>{summary}</summary><table>{''.join(passed)}</table></details>")
+            return "".join(parts) + "</div>"
 
     def _repr_html_(self) -> str:
         return self.html()
@@ -348,6 +365,10 @@ def check(topo: Topology, sections: Sequence[str] = SECTIONS, state: LabState | 
     """
     lang = resolve(lang)
     with language(lang):
+        if isinstance(sections, str):
+            sections = (sections,)  # check(topo, "routes") means the one section
+        if hints != "escalate" and hints not in HINT_LEVELS:
+            raise InputError(_("hints must be 1, 2, 3 or \"escalate\", not {value!r}").format(value=hints))
         unknown = [s for s in sections if s not in SECTIONS]
         if unknown:
             raise InputError(_("unknown check section {section!r}; sections are {sections}").format(
@@ -382,6 +403,8 @@ class _Grader:
         self.live = state.nodes
         self._chosen: dict[tuple[str, str], ipaddress.IPv4Interface | None] | None = None
         self._plan: tuple | None = None
+        self._node_commands: dict[str, tuple[str, list[str], str]] = {}
+        self._pids: dict[str, int] | None = None
 
     # --- helpers -----------------------------------------------------------------------------------------
     def ns(self, node: str) -> str:
@@ -396,19 +419,31 @@ class _Grader:
         return s.interface(end.ifname) if s is not None and s.exists else None
 
     def missing_node_item(self, section: str, target: str, node: str) -> CheckItem:
+        """An item that cannot be judged before its node exists: the nodes section has the commands."""
         return item(section, target, False, missing=_("node {node} does not exist yet").format(node=node),
-                    hints=(_("Create the nodes first (section nodes), then come back to this."),
-                           "", "\n".join(self.node_commands(node)[1])))
+                    hints=(_("Create the nodes first (section nodes), then come back to this."), "", ""))
 
     # --- nodes -------------------------------------------------------------------------------------------
     def node_commands(self, node: str) -> tuple[str, list[str], str]:
         """(what is missing, exact commands, shape) for a node that does not exist, fitting the backend."""
+        if node not in self._node_commands:
+            self._node_commands[node] = self._find_node_commands(node)
+        return self._node_commands[node]
+
+    def _find_node_commands(self, node: str) -> tuple[str, list[str], str]:
         ns = self.ns(node)
         if self.kind != "lxd":
+            path = nsfs.netns_path(ns)
+            if os.path.lexists(path):  # a file, or a link to something that is not (or no longer) a netns
+                target = os.readlink(path) if os.path.islink(path) else path
+                return (_("{path} exists but is not a network namespace ({target})").format(path=path, target=target),
+                        [commands.remove(path), commands.netns_add(ns)], "ip netns add NAME")
             return (_("there is no network namespace '{ns}'").format(ns=ns), [commands.netns_add(ns)], "ip netns add NAME")
         cname = self.topo.container_name(node)
         path = nsfs.netns_path(ns)
-        pid = init_pids().get(cname)
+        if self._pids is None:
+            self._pids = init_pids()  # one scan of /proc for the whole check
+        pid = self._pids.get(cname)
         shape = "lxc info NAME   # PID\nmkdir -p /var/run/netns && ln -sf /proc/PID/ns/net /var/run/netns/NETNS"
         if pid is not None:
             if os.path.islink(path):
@@ -472,6 +507,17 @@ class _Grader:
     def _host_has(self, ifname: str) -> bool:
         return os.path.exists(f"/sys/class/net/{ifname}") if self.kind != "sim" else False
 
+    def _host_veth(self, ifname: str) -> bool:
+        """An interface of that name in the host's namespace linked to a peer (a veth made there, not moved yet);
+        the host's own eth0 is not one: its iflink is itself."""
+        if self.kind == "sim":
+            return False
+        try:
+            with open(f"/sys/class/net/{ifname}/iflink") as a, open(f"/sys/class/net/{ifname}/ifindex") as b:
+                return a.read().strip() != b.read().strip()
+        except OSError:
+            return False
+
     def create_link_commands(self, link: Link) -> list[str]:
         a, b = link.a, link.b
         na, nb = self.ns(a.node), self.ns(b.node)
@@ -496,12 +542,12 @@ class _Grader:
                 out.append(item("links", target, True,
                                 right=_("a veth joins {a} and {b}").format(a=a, b=b), command="\n".join(create)))
                 continue
-            if ia is None and ib is None and (self._host_has(a.ifname) or self._host_has(b.ifname)):
-                moves = [commands.link_move(e.ifname, self.ns(e.node)) for e in (a, b) if self._host_has(e.ifname)]
+            in_host = [e for e, i in ((a, ia), (b, ib)) if i is None and self._host_veth(e.ifname)]
+            if in_host and all(i is None or (i.kind == "veth" and not i.peer) for i in (ia, ib)):
+                moves = [commands.link_move(e.ifname, self.ns(e.node)) for e in in_host]
                 out.append(item("links", target, False,
                                 missing=_("the veth is still in the host's namespace: {names} must be moved into "
-                                          "the nodes").format(names=", ".join(e.ifname for e in (a, b)
-                                                                               if self._host_has(e.ifname))),
+                                          "the nodes").format(names=", ".join(e.ifname for e in in_host)),
                                 hints=(_("Move each end of the veth into its node's namespace."),
                                        "ip link set dev NAME netns NETNS", "\n".join(moves))))
                 continue
@@ -513,7 +559,7 @@ class _Grader:
                       create: list[str]) -> tuple[str, list[str], str]:
         a, b = link.a, link.b
         na, nb = self.ns(a.node), self.ns(b.node)
-        sa, sb = self.live[a.node], self.live[b.node]
+        sa = self.live[a.node]
         want_peer = f"{b.node}:{b.ifname}"
         recreate = [commands.link_del(na, a.ifname)] + create if ia is not None else create
         if ia is not None and ia.kind == "veth" and ia.peer and ia.peer != want_peer:
@@ -567,7 +613,7 @@ class _Grader:
             return self._chosen
         out: dict[tuple[str, str], ipaddress.IPv4Interface | None] = {}
         for link in self.topo.links:
-            if not getattr(link, "choose", False):
+            if not link.student_chooses:
                 continue
             for end in link.endpoints:
                 problem, address = self._choice_problem(link, end)
@@ -627,11 +673,18 @@ class _Grader:
                     return f"{host}/{net.prefixlen}"
         return str(end.address) if end.address else "10.1.1.1/24"
 
+    def address_shape(self) -> str:
+        shape = "ip -n NETNS addr add ADDRESS/PREFIX dev IFNAME\nip -n NETNS link set IFNAME up"
+        if self.kind == "lxd":  # the activity: "from a shell in the container, or with ip netns exec"
+            shape += "\n# " + _("or from a shell in the container:") + \
+                " lxc exec CONTAINER -- ip addr add ADDRESS/PREFIX dev IFNAME"
+        return shape
+
     def addresses(self) -> list[CheckItem]:
         out = []
         for link in self.topo.links:
             for end in link.endpoints:
-                if getattr(link, "choose", False):
+                if link.student_chooses:
                     out.append(self._chosen_item(link, end))
                 elif end.address is not None:
                     out.append(self._fixed_item(end))
@@ -642,7 +695,7 @@ class _Grader:
         target = f"{end} {end.address}"
         add = commands.addr_add(ns, end.address, end.ifname)
         idea = _("Give each end of a link the address of the plan, and bring the interface up.")
-        shape = "ip -n NETNS addr add ADDRESS/PREFIX dev IFNAME\nip -n NETNS link set IFNAME up"
+        shape = self.address_shape()
         if not self.exists(end.node):
             return self.missing_node_item("addresses", target, end.node)
         iface = self.iface(end)
@@ -678,7 +731,7 @@ class _Grader:
         idea = _("The addresses of this link are your choice: both ends in one subnet (like {a} and {b}), "
                  "each address used once in the lab, interfaces up.").format(
             a=link.a.address or "10.1.1.1/24", b=link.b.address or "10.1.1.2/24")
-        shape = "ip -n NETNS addr add ADDRESS/PREFIX dev IFNAME\nip -n NETNS link set IFNAME up"
+        shape = self.address_shape()
         iface = self.iface(end)
         fix = [commands.addr_add(ns, suggestion, end.ifname)]
         if address is not None and problem:
@@ -785,19 +838,22 @@ class _Grader:
         links = []
         spare = iter(ipaddress.IPv4Network("198.18.0.0/15").subnets(new_prefix=30))
         for link in self.topo.links:
-            if not getattr(link, "choose", False):
+            if not link.student_chooses:
                 links.append(link)
                 continue
             a, b = chosen.get((link.a.node, link.a.ifname)), chosen.get((link.b.node, link.b.ifname))
-            if a is None or b is None or a.network != b.network:
-                net = next(spare)
-                hosts = list(net.hosts())
-                for end, got in ((link.a, a), (link.b, b)):
-                    if got is None or (a is not None and b is not None):
-                        unknown.add((end.node, end.ifname))
-                a, b = ipaddress.IPv4Interface(f"{hosts[0]}/30"), ipaddress.IPv4Interface(f"{hosts[1]}/30")
+            if a is not None and b is None:  # one end chosen: the other stands in its subnet until it is
+                b = _iface(self._suggest(link, link.b))
+                unknown.add((link.b.node, link.b.ifname))
+            elif b is not None and a is None:
+                a = _iface(self._suggest(link, link.a))
+                unknown.add((link.a.node, link.a.ifname))
+            elif a is None or b is None or a.network != b.network:
+                hosts = list(next(spare).hosts())
+                unknown.update({(link.a.node, link.a.ifname), (link.b.node, link.b.ifname)})
+                a, b = _iface(f"{hosts[0]}/30"), _iface(f"{hosts[1]}/30")
             links.append(dataclasses.replace(link, a=dataclasses.replace(link.a, address=a),
-                                             b=dataclasses.replace(link.b, address=b)))
+                                             b=dataclasses.replace(link.b, address=b), choose=True))
         return dataclasses.replace(self.topo, links=tuple(links)), unknown
 
     # --- reachability ------------------------------------------------------------------------------------
@@ -811,6 +867,10 @@ class _Grader:
         out = []
         idea = _("Follow the packet hop by hop, there and back: explain says where it stops and why.")
         shape = "lab.explain(SOURCE, DESTINATION)   # nslab explain SOURCE DESTINATION --lab LAB"
+        explain_args = f" --lab {topo.name}"
+        spec = topology_spec(self.topo)
+        if spec:  # a lab built by hand has no record: name the topology too
+            explain_args += f" --topology {spec}"
         pairs = {(p.source, p.destination): p for p in matrix.pairs} if matrix is not None else {}
         by_node: dict[str, dict[str, list[tuple[str, str]]]] = {}
         for src, targets in targets_all.items():
@@ -827,12 +887,12 @@ class _Grader:
                 if not wanted or not all(expected.get((src, addr)) for _n, addr in wanted):
                     continue  # the topology does not ask for it
                 target = f"{src} -> {dst}"
-                explain = f"lab.explain({src!r}, {dst!r})\nnslab explain {src} {dst} --lab {topo.name}"
+                explain = f"lab.explain({src!r}, {dst!r})\n{commands.nslab_explain(src, dst)}{explain_args}"
                 waiting = [addr for _n, addr in wanted if addr in unknown_ips]
                 if waiting:
                     out.append(item("reachability", target, False,
-                                    missing=_("{dst} has no valid address of your choice yet on its link to "
-                                              "{src}'s side").format(dst=dst, src=src),
+                                    missing=_("{dst} cannot be reached yet: the addresses chosen on its link "
+                                              "are missing or not valid (see addresses)").format(dst=dst),
                                     hints=(_("Address both ends of the link first (section addresses)."), "", "")))
                     continue
                 pair = pairs.get((src, dst))
@@ -873,6 +933,16 @@ def probe_error(text: str) -> str:
     if translated == why and why not in PROBE_ERRORS:
         return "" if resolve(None) != "en" else text
     return _("{why}, reported by {router}").format(why=translated, router=by) if sep else translated
+
+
+def topology_spec(topo: Topology) -> str:
+    """How the command line names this topology again: a bundled name, a file path, or "" (a record's)."""
+    source = topo.source
+    if source.endswith(" (bundled)"):
+        return source[: -len(" (bundled)")]
+    if source.endswith((".yaml", ".yml")) and os.path.isfile(source):
+        return source
+    return ""
 
 
 def resolve_choices(topo: Topology, state: LabState) -> Topology:
@@ -939,6 +1009,7 @@ class _RouteGrader:
         self.fw = Forwarder(parts=live_parts(self.topo, g.state, self.kind))
         self.faults: dict[str, dict[tuple[str, str], set[str]]] = {n: {} for n in self.topo.node_names}
         self.walked: set[tuple[str, int]] = set()
+        self.judged: set[str] = set()  # nodes whose routes some packet of the figure was looked up in
 
     def needs_routes(self, node: str) -> bool:
         """A node needs routes when the figure asks it to reach an address outside its own subnets."""
@@ -968,6 +1039,7 @@ class _RouteGrader:
         for _hop in range(MAX_HOPS):
             if fw.owner.get(dst) == node or (node, dst) in self.walked:
                 return
+            self.judged.add(node)
             hop = fw.lookup_int(node, dst)
             if hop is None:
                 here = ipaddress.IPv4Address(dst)
@@ -1063,6 +1135,13 @@ class _RouteGrader:
                   "via its router. Any routes that take every packet there and back are right."))
         shape = "ip -n NETNS route add PREFIX via GATEWAY\nip -n NETNS route add default via GATEWAY"
         faults = self.faults[node]
+        if not faults and node not in self.judged:
+            return item("routes", node, False,
+                        missing=_("the routes of {node} cannot be graded yet: no packet the figure asks for gets as "
+                                  "far as {node} (addresses or links are missing)").format(node=node),
+                        hints=(_("Routes come after addresses: give every interface its address and bring it up "
+                                 "first (section addresses)."), shape, "\n".join(commands.route(ns, r) for r in plan)),
+                        solution=solution)
         if not faults:
             live = [str(r) for r in g.live[node].routes if r.gateway]
             return item("routes", node, True,

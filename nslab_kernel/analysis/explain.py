@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import ipaddress
 from dataclasses import asdict, dataclass, field
+from typing import NoReturn
 
 from ..core import commands
 from ..core.i18n import N_, _, resolve
@@ -111,6 +112,27 @@ MESSAGES = {  # English msgids; the Spanish is in nslab's catalogue (locale/es/L
 REPLY = N_("On the way back: ")
 
 
+@dataclass
+class Leg:
+    """One direction of a walk: the hops so far (both directions share them) and the message's words."""
+
+    direction: str  # "forward" or "reply"
+    hops: list[Hop]
+    ctx: dict
+
+    @property
+    def reply(self) -> bool:
+        return self.direction == "reply"
+
+
+class Broken(Exception):
+    """Where a walk breaks, with its explanation; raised and caught inside the :class:`Walker` only."""
+
+    def __init__(self, explanation: Explanation):
+        super().__init__(explanation.message)
+        self.explanation = explanation
+
+
 def _ips(node: NodeState) -> set[str]:
     return {a.split("/")[0] for i in node.interfaces for a in i.addresses}
 
@@ -121,7 +143,7 @@ class Walker:
         self.view = view
         self.state = view.state
         self.lang = resolve(lang)
-        if any(link.choose for link in topo.links):  # the student's own addresses, where the figure lets them choose
+        if any(link.student_chooses for link in topo.links):  # the student's own addresses, where the figure lets them choose
             self.topo = resolve_choices(topo, self.state)
 
     # --- fixes, from the topology (the target) ------------------------------------------------------
@@ -159,7 +181,7 @@ class Walker:
         end = next((e for e in self.topo.endpoints_of(node) if e.ifname == ifname), None)
         ns = self._ns(node)
         fix = []
-        chosen = any(l.choose for l in self.topo.links_of(node) if l.end(node).ifname == ifname)
+        chosen = any(l.student_chooses for l in self.topo.links_of(node) if l.end(node).ifname == ifname)
         if end is not None and end.address is not None and iface is not None and not chosen:
             for have in iface.addresses:
                 if have != str(end.address):
@@ -177,7 +199,7 @@ class Walker:
         if iface is None or end is None or end.address is None:
             return None
         link = next((l for l in self.topo.links_of(node) if l.end(node).ifname == ifname), None)
-        if link is not None and link.choose:  # the student's choice: only the other end's subnet counts
+        if link is not None and link.student_chooses:  # the student's choice: only the other end's subnet counts
             peer = self.state.nodes.get(link.other(node).node)
             theirs = peer.interface(link.other(node).ifname) if peer is not None and peer.exists else None
             nets = {ipaddress.IPv4Interface(a).network for a in (theirs.addresses if theirs else ())}
@@ -191,37 +213,42 @@ class Walker:
                 return have
         return None
 
-    def _fail(self, cause: str, node: str | None, detail: str, fix: list[str], hops: list[Hop], ctx: dict,
-              reply: bool = False) -> Explanation:
-        direction = "reply" if reply else "forward"
-        if node is not None and not (hops and hops[-1].node == node and hops[-1].direction == direction):
-            hops.append(Hop(node, direction, None, None, None, cause))  # where it stops is on the path
+    def _fail(self, cause: str, node: str | None, detail: str, fix: list[str], leg: Leg) -> Explanation:
+        hops, ctx = leg.hops, leg.ctx
+        if node is not None and not (hops and hops[-1].node == node and hops[-1].direction == leg.direction):
+            hops.append(Hop(node, leg.direction, None, None, None, cause))  # where it stops is on the path
         template = _(MESSAGES[cause], self.lang)
         message = template.format(node=node, detail=detail, **ctx)
-        if reply and cause not in ("no_return_route",):
+        if leg.reply and cause not in ("no_return_route",):
             message = _(REPLY, self.lang) + message
         return Explanation(ctx["src"], ctx["dst"], ctx["addr"], False, cause, node, detail, message, fix, hops, self.lang)
 
-    def walk(self, start: str, target: str, src_ip: str | None, direction: str, hops: list[Hop],
-             ctx: dict) -> tuple[Explanation | None, str | None, str | None]:
-        """Follow a packet from ``start`` to ``target``; (failure, node reached, source address used)."""
+    def _stop(self, cause: str, node: str | None, detail: str, fix: list[str], leg: Leg) -> NoReturn:
+        """The walk breaks here: :meth:`_one` returns this explanation."""
+        raise Broken(self._fail(cause, node, detail, fix, leg))
+
+    def walk(self, start: str, target: str, src_ip: str | None, leg: Leg) -> tuple[str, str | None]:
+        """Follow a packet from ``start`` to ``target``: (the node it reaches, the source address used).
+
+        Where it breaks, :class:`Broken` carries the explanation (raised by :meth:`_stop`).
+        """
         node, iif = start, None
-        reply = direction == "reply"
+        direction, hops = leg.direction, leg.hops
         for _hop in range(MAX_HOPS):
             st = self.state.nodes.get(node)
             if st is None or not st.exists:
                 fix = [commands.alternatively(commands.nslab_up(), commands.netns_add(self._ns(node)))]
-                return self._fail("node_missing", node, "", fix, hops, ctx, reply), None, src_ip
+                self._stop("node_missing", node, "", fix, leg)
             if target in _ips(st):
                 hops.append(Hop(node, direction, iif, None, None, "local"))
-                return None, node, src_ip
+                return node, src_ip
             if iif is not None and not st.forwarding:
                 hops.append(Hop(node, direction, iif, None, None, "not forwarded"))
-                return self._fail("not_forwarding", node, f"{node}:{iif}",
-                                  [commands.forwarding(self._ns(node), True)], hops, ctx, reply), None, src_ip
+                self._stop("not_forwarding", node, f"{node}:{iif}",
+                           [commands.forwarding(self._ns(node), True)], leg)
             look = self.view.route_get(node, target, src_ip if iif else None, iif)
             if iif is not None and src_ip is not None and src_ip in _ips(st):
-                return self._loop(node, target, hops, ctx, reply), None, src_ip
+                raise Broken(self._loop(node, target, leg))
             if look.error or look.kind not in ("unicast", "local"):
                 # a route of the topology that is gone because its interface is down or misaddressed?
                 want = self._topology_route(node, target)
@@ -234,19 +261,19 @@ class Walker:
                     relevant = ((want is not None and want.via in end.address.network)
                                 or ipaddress.IPv4Address(target) in end.address.network)
                     if relevant and iface is not None and not iface.up:
-                        return self._fail("link_down", node, f"{node}:{end.ifname}", self._interface_fix(node, end.ifname),
-                                          hops, ctx, reply), None, src_ip
+                        self._stop("link_down", node, f"{node}:{end.ifname}", self._interface_fix(node, end.ifname),
+                                   leg)
                     if relevant and bad:
-                        return self._fail("wrong_subnet", node, f"{node}:{end.ifname} {bad} (≠ {end.address})",
-                                          self._interface_fix(node, end.ifname), hops, ctx, reply), None, src_ip
+                        self._stop("wrong_subnet", node, f"{node}:{end.ifname} {bad} (≠ {end.address})",
+                                   self._interface_fix(node, end.ifname), leg)
                 fix = [self._route_cmd(node, want)] if want is not None else []
-                if iif is None and not reply:
+                if iif is None and not leg.reply:
                     cause = "no_route_at_source"
-                elif reply:
+                elif leg.reply:
                     cause = "no_return_route"
                 else:
                     cause = "no_route_onward"
-                return self._fail(cause, node, str(want or target), fix, hops, ctx, reply), None, src_ip
+                self._stop(cause, node, str(want or target), fix, leg)
             if src_ip is None:
                 src_ip = look.prefsrc
             oif = look.oif
@@ -254,40 +281,39 @@ class Walker:
             next_hop = look.gateway or target
             hops.append(Hop(node, direction, iif, oif, next_hop, look.route))
             if iface is None:
-                return self._fail("next_hop_missing", node, f"via {next_hop}", [], hops, ctx, reply), None, src_ip
+                self._stop("next_hop_missing", node, f"via {next_hop}", [], leg)
             if not iface.up:
-                return self._fail("link_down", node, f"{node}:{oif}", self._interface_fix(node, oif), hops, ctx, reply), None, src_ip
+                self._stop("link_down", node, f"{node}:{oif}", self._interface_fix(node, oif), leg)
             peer = iface.peer
             if not peer:
-                return self._fail("next_hop_missing", node, f"via {next_hop} dev {oif} (no peer)", [], hops, ctx, reply), None, src_ip
+                self._stop("next_hop_missing", node, f"via {next_hop} dev {oif} (" + _("no peer", self.lang) + ")", [], leg)
             pnode, pif = peer.split(":", 1)
             pstate = self.state.nodes[pnode]
             piface = pstate.interface(pif)
             if not iface.carrier or piface is None or not piface.up:
-                return self._fail("link_down", node, f"{pnode}:{pif}", self._interface_fix(pnode, pif), hops, ctx, reply), None, src_ip
+                self._stop("link_down", node, f"{pnode}:{pif}", self._interface_fix(pnode, pif), leg)
             bad_here = self._wrong_subnet(node, oif)
             if bad_here:
-                return self._fail("wrong_subnet", node, f"{node}:{oif} {bad_here}", self._interface_fix(node, oif),
-                                  hops, ctx, reply), None, src_ip
+                self._stop("wrong_subnet", node, f"{node}:{oif} {bad_here}", self._interface_fix(node, oif), leg)
             if next_hop not in {a.split("/")[0] for a in piface.addresses}:
                 bad_peer = self._wrong_subnet(pnode, pif)
                 if bad_peer:
                     end = next(e for e in self.topo.endpoints_of(pnode) if e.ifname == pif)
-                    return self._fail("wrong_subnet", pnode, f"{pnode}:{pif} {bad_peer} (≠ {end.address})",
-                                      self._interface_fix(pnode, pif), hops, ctx, reply), None, src_ip
+                    self._stop("wrong_subnet", pnode, f"{pnode}:{pif} {bad_peer} (≠ {end.address})",
+                               self._interface_fix(pnode, pif), leg)
                 want = self._topology_route(node, target)
                 fix = [self._route_cmd(node, want, "replace")] if want is not None and str(want.via) != next_hop else []
                 if not fix:
                     fix = self._interface_fix(pnode, pif)
-                return self._fail("next_hop_missing", node, f"via {next_hop} dev {oif} ({pnode}:{pif} has "
-                                  f"{', '.join(piface.addresses) or 'no address'})", fix, hops, ctx, reply), None, src_ip
+                has = (_("{end} has {addresses}", self.lang).format(end=f"{pnode}:{pif}", addresses=", ".join(piface.addresses))
+                       if piface.addresses else _("{end} has no address", self.lang).format(end=f"{pnode}:{pif}"))
+                self._stop("next_hop_missing", node, f"via {next_hop} dev {oif} ({has})", fix, leg)
             node, iif = pnode, pif
-        return self._loop(node, target, hops, ctx, reply), None, src_ip
+        raise Broken(self._loop(node, target, leg))
 
-    def _loop(self, node: str, target: str, hops: list[Hop], ctx: dict, reply: bool) -> Explanation:
+    def _loop(self, node: str, target: str, leg: Leg) -> Explanation:
         """The packet came back to a node that sent it (the kernel drops it as a martian) or ran out of TTL."""
-        direction = "reply" if reply else "forward"
-        path = [h.node for h in hops if h.direction == direction]
+        path = [h.node for h in leg.hops if h.direction == leg.direction]
         cycle = path[path.index(node):] + [node] if node in path else path[-6:]
         fix = []
         for n in dict.fromkeys(cycle):  # the loop's routes that differ from the topology's
@@ -296,7 +322,7 @@ class Walker:
                          and r.dst == want.destination), None)
             if want is not None and (live is None or live.gateway != str(want.via)):
                 fix.append(self._route_cmd(n, want, "replace"))
-        return self._fail("routing_loop", node, " -> ".join(cycle), fix, hops, ctx, reply)
+        return self._fail("routing_loop", node, " -> ".join(cycle), fix, leg)
 
     def explain(self, source: str, destination: str) -> Explanation:
         self.topo.node(source)
@@ -318,18 +344,16 @@ class Walker:
         return first_ok
 
     def _one(self, source: str, dst_node: str, address: str) -> Explanation:
+        """There (the request), then back (the reply) unless the address is the source's own."""
         ctx = {"src": source, "dst": dst_node, "addr": address, "back": ""}
         hops: list[Hop] = []
-        failure, reached, src_ip = self.walk(source, address, None, "forward", hops, ctx)
-        if failure is not None:
-            return failure
-        if reached == source:
-            return Explanation(source, dst_node, address, True, "ok", None, "", _(MESSAGES["ok"], self.lang).format(**ctx),
-                               [], hops, self.lang)
-        ctx["back"] = src_ip or "?"
-        failure, _reached, _src = self.walk(reached or dst_node, src_ip or "", address, "reply", hops, ctx)
-        if failure is not None:
-            return failure
+        try:
+            reached, src_ip = self.walk(source, address, None, Leg("forward", hops, ctx))
+            if reached != source:
+                ctx["back"] = src_ip or "?"
+                self.walk(reached, src_ip or "", address, Leg("reply", hops, ctx))
+        except Broken as broken:
+            return broken.explanation
         return Explanation(source, dst_node, address, True, "ok", None, "", _(MESSAGES["ok"], self.lang).format(**ctx),
                            [], hops, self.lang)
 

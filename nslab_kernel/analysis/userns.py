@@ -41,8 +41,9 @@ profile nslab-sandbox {launcher} flags=(unconfined) {{
 
 
 def launcher_path() -> str:
-    """The launcher's path as an AppArmor profile must name it (the venv's ``nslab-sandbox`` script)."""
-    return str(Path(sys.executable).parent / "nslab-sandbox")
+    """The launcher's path as an AppArmor profile must name it (the ``nslab-sandbox`` script)."""
+    found = sandbox.launcher()
+    return found[0] if len(found) == 1 else str(Path(sys.executable).parent / "nslab-sandbox")
 
 
 def apparmor_profile(launcher: str | None = None) -> str:

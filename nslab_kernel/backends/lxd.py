@@ -375,7 +375,7 @@ class LxdBackend(Backend):
         pid = self._pid(inst) if inst.status == "Running" else None
         steps = [self._remove_container(inst.name, inst.config[TAG_INSTANCE])]
         if pid:
-            for name in sorted(os.listdir(nsfs.NETNS_RUN_DIR)) if os.path.isdir(nsfs.NETNS_RUN_DIR) else []:
+            for name in nsfs.names():
                 path = nsfs.netns_path(name)
                 if os.path.islink(path) and os.readlink(path) == f"/proc/{pid}/ns/net":
                     steps.append(remove_symlink(name, {pid}))
@@ -393,7 +393,8 @@ class LxdBackend(Backend):
             pid = int(PROC_LINK.match(os.readlink(path)).group(1))  # type: ignore[union-attr]
             os.stat(f"/proc/{pid}/ns/net")
         except (OSError, AttributeError):
-            raise BackendError(f"node '{node}' is not up or its netns name is stale; run up again") from None
+            raise BackendError(_("node '{node}' is not up or its netns name is stale; run up again").format(
+                node=node)) from None
         return pid
 
     def exec(self, topo: Topology, node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:

@@ -164,7 +164,8 @@ def remove_netns_name(name: str, inodes: set[int]) -> Step:
 def nsenter_exec(handle: NodeHandle, argv: Sequence[str], timeout: float) -> ExecResult:
     """Run ``argv`` in the node's network namespace (about 3 ms of overhead)."""
     if not os.path.exists(handle.path):
-        raise BackendError(f"node '{handle.node}' is not up (no {handle.path}); run up first")
+        raise BackendError(_("node '{node}' is not up (no {path}); run up first").format(node=handle.node,
+                                                                                      path=handle.path))
     try:
         proc = subprocess.run(["nsenter", f"--net={handle.path}", "--", *argv], capture_output=True,
                               text=True, timeout=timeout, stdin=subprocess.DEVNULL)

@@ -23,6 +23,7 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lang", choices=["en", "es"], help="language of the report (default: from $LANG)")
     p.add_argument("--hints", type=int, choices=HINT_LEVELS, default=3,
                    help="hint shown for each failure: 1 the idea, 2 the shape of the command, 3 (default) the command")
+    p.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for ping replies (default 1)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--nbgrader", action="store_true", help="points per section, as JSON, for autograding")
     p.set_defaults(func=cmd_check)
@@ -41,7 +42,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if isinstance(backend, str):
         backend = get_backend(backend)
     # expectations come from the topology given here, never from the lab's record
-    report = check(topo, args.section or SECTIONS, backend=backend, lang=args.lang, hints=args.hints)
+    report = check(topo, args.section or SECTIONS, backend=backend, lang=args.lang, hints=args.hints,
+                   timeout=args.timeout)
     if args.nbgrader:
         print_json(report.nbgrader())
     elif args.json:

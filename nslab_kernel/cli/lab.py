@@ -94,6 +94,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"{st['lab']}: backend {st['backend']}, {st['up']}/{st['total']} nodes up, {st['links']} links")
         for node, info in st["nodes"].items():
             print(f"  {node:<12} {info['state']:<8} netns {info['netns']}")
+        for shell in st.get("terminals", []):
+            print(f"  shell in {shell['node']}: PID {shell['pid']} ({shell['command']}); 'nslab down' ends it")
     return 0
 
 

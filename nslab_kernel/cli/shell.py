@@ -3,7 +3,8 @@
 
 The same shell a notebook's ``lab.terminal(node)`` opens (``ip netns exec NAME
 bash``, or the container's ``sh``), recorded in the lab's ledger, so ``nslab
-down`` ends it.  ``-c CMD`` runs one command line there instead.
+down`` ends it.  ``-c CMD`` runs one command line there instead.  Without NODE:
+a shell in the user's rootless sandbox (``cli/sandbox.py``), where it exists.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
                                      "without NODE, a shell in your own sandbox, where ip netns list shows your labs")
     p.add_argument("node", nargs="?", help="the node to open the shell in (none: your sandbox)")
     lab_option(p)
-    p.add_argument("-c", dest="line", metavar="CMD", help="run CMD inside the node instead of an interactive shell")
+    p.add_argument("-c", dest="line", metavar="CMD", help="run CMD there instead of an interactive shell")
     p.set_defaults(func=cmd_shell)
 
 

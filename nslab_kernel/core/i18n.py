@@ -48,15 +48,17 @@ def _from_environment() -> str:
 
 
 def _check(lang: str) -> str:
-    if lang not in LANGUAGES:
+    """"es", "ES", "es_ES.UTF-8", "es-ES" -> "es"; a language without a catalogue is one clear error."""
+    code = str(lang).strip().lower().replace("-", "_").split("_")[0].split(".")[0]
+    if code not in LANGUAGES:
         raise InputError(_("language {lang!r} is not available; use one of: {choices}").format(
             lang=lang, choices=", ".join(LANGUAGES)))
-    return lang
+    return code
 
 
 def set_language(lang: str | None) -> str:
     """Choose the language of every message from now on ("es" or "en"; None: the environment's)."""
-    _process["lang"] = None if lang is None else _check(str(lang).lower()[:2] if lang else lang)
+    _process["lang"] = None if lang is None else _check(lang)
     return get_language()
 
 
@@ -109,6 +111,8 @@ def translations(lang: str) -> gettext.NullTranslations:
 
 def _(message: str, lang: str | None = None) -> str:
     """``message`` (an English msgid) in the language asked, or the current one."""
+    if not message:
+        return message  # gettext would answer "" with the catalogue's header
     return translations(resolve(lang)).gettext(message)
 
 
@@ -133,10 +137,10 @@ def compile_catalogues(lang: str = "es") -> list[Path]:
     written = []
     for po in po_files(lang):
         mo = po.with_suffix(".mo")
-        data = compiled_bytes(po)
-        if not mo.exists() or mo.read_bytes() != data:
-            mo.write_bytes(data)
-            written.append(mo)
+        if mo.exists() and mo_messages(mo) == po_messages(po):
+            continue  # in step already (whoever compiled it): leave the file alone
+        mo.write_bytes(compiled_bytes(po))
+        written.append(mo)
     translations.cache_clear()
     return written
 

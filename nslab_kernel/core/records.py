@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import userdirs
-from .i18n import _
 from .errors import LabBusy, LabNotFound, PrivilegeError, RecordError
+from .i18n import _
 
 DEFAULT_STATE_DIR = "/var/lib/nslab"
 RECORD, LOCK, SIM_STATE, TEMPORARY = ".jsonl", ".lock", ".sim.json", ".tmp"  # the files of the state dir

@@ -63,6 +63,7 @@ class PingMatrix:
     probes: list[Probe]
     timeout: float = 1.0
     elapsed_s: float = 0.0
+    expected_for: tuple[str, ...] | None = None  # the stages built when probed (None: the whole lab)
     _pairs: dict[tuple[str, str], Pair] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -100,12 +101,15 @@ class PingMatrix:
         return {"lab": self.lab, "nodes": self.nodes, "timeout": self.timeout, "elapsed_s": round(self.elapsed_s, 4),
                 "reachable": self.reachable, "failed": self.failed,
                 "ok_probes": sum(p.ok for p in self.probes), "total_probes": len(self.probes),
-                "pairs": [p.to_dict() for p in self.pairs]}
+                "pairs": [p.to_dict() for p in self.pairs],
+                **({"expected_for": list(self.expected_for)} if self.expected_for else {})}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "PingMatrix":
         probes = [Probe(**p) for pair in data["pairs"] for p in pair["probes"]]
-        return cls(data["lab"], list(data["nodes"]), probes, data.get("timeout", 1.0), data.get("elapsed_s", 0.0))
+        stages = data.get("expected_for")
+        return cls(data["lab"], list(data["nodes"]), probes, data.get("timeout", 1.0), data.get("elapsed_s", 0.0),
+                   tuple(stages) if stages else None)
 
     def __str__(self) -> str:
         symbol = {OK: "ok", PARTIAL: "~~", FAILED: "--"}

@@ -39,6 +39,9 @@ class Step:
                 "changed": self.changed, "note": self.note}
 
 
+COLLAPSE_AFTER = 8  # a report longer than this shows as its summary line, the steps a click away
+
+
 @dataclass(repr=False)
 class Report:
     """The steps of one operation (``up``, ``down``, a single helper call)."""
@@ -95,8 +98,13 @@ class Report:
             f"<td><code>{html.escape(s.command)}</code></td><td>{html.escape(_(s.note) if s.note else '')}</td></tr>"
             for s in self.steps)
         heads = "".join(f"<th>{html.escape(h)}</th>" for h in (_("status"), _("what"), _("equivalent command"), ""))
-        return (f"<div class='nslab-report'><b>{html.escape(self.summary())}</b>"
-                f"<table><tr>{heads}</tr>{rows}</table></div>")
+        table = f"<table><tr>{heads}</tr>{rows}</table>"
+        if len(self.steps) <= COLLAPSE_AFTER:
+            return f"<div class='nslab-report'><b>{html.escape(self.summary())}</b>{table}</div>"
+        # A long report (85 steps for Figure 1) is one line; its steps are a click away
+        count = html.escape(_("{n} steps").format(n=len(self.steps)))
+        return (f"<div class='nslab-report'><details><summary style='cursor:pointer'><b>{html.escape(self.summary())}"
+                f"</b> ▸ {count}</summary>{table}</details></div>")
 
 
 def ip_batches(commands: Iterable[str]) -> tuple[list[str], dict[str, list[str]], list[list[str]]]:

@@ -17,6 +17,7 @@ import threading
 from typing import Callable, Mapping, Sequence, TypeVar
 
 from ..core.errors import BackendError
+from ..core.i18n import _
 from ..core.state import NodeHandle
 from . import nsfs
 
@@ -76,10 +77,11 @@ def in_each_netns(handles: Mapping[K, NodeHandle], fn: Callable[[K, NodeHandle],
         try:
             nsfs.enter(handle.path, host)
         except PermissionError:
-            raise BackendError(f"refusing to configure '{handle.netns}': it is the host's own namespace") from None
+            raise BackendError(_("refusing to configure '{name}': it is the host's own namespace").format(
+                name=handle.netns)) from None
         except OSError as exc:
-            raise BackendError(f"network namespace '{handle.netns}' is gone ({handle.path}: {exc.strerror}); "
-                               "run 'nslab up' again to recreate it") from None
+            raise BackendError(_("network namespace '{name}' is gone ({path}: {why}); run 'nslab up' again to "
+                                 "recreate it").format(name=handle.netns, path=handle.path, why=exc.strerror)) from None
         return fn(key, handle)
 
     items = list(handles.items())

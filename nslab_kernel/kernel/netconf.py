@@ -19,6 +19,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from ..core import commands
 from ..core.errors import BackendError, NameClash
+from ..core.i18n import _
 from ..core.state import NodeHandle
 from ..core.steps import Step
 from ..model.topology import IPv4If, Route
@@ -101,17 +102,20 @@ def veths(ns: Netns, wanted: list[tuple[str, NodeHandle, str]]) -> list[Step]:
                 if have.kind == "veth" and peer_nsid not in (None, -1) and have.link_netnsid == peer_nsid:
                     steps.append(Step("link", target, command, False))
                     continue
-                raise NameClash(f"{ns.name} already has an interface '{ifname}' that is not the veth to "
-                                f"{peer_ns}:{peer_ifname}; delete it ({commands.link_del(ns.name, ifname)}) and run up again")
+                raise NameClash(_("{ns} already has an interface '{ifname}' that is not the veth to {peer}; delete it "
+                                  "({command}) and run up again").format(
+                    ns=ns.name, ifname=ifname, peer=f"{peer_ns}:{peer_ifname}", command=commands.link_del(ns.name, ifname)))
             steps.append(Step("link", target, command, True))
             batch.add_veth(ifname, peer_ifname, fd, tag=(len(steps) - 1, peer_ns, peer_ifname))
         for (i, peer_ns, peer_ifname), code in batch.send(ns.nl):
             if code == errno.EEXIST:
-                raise NameClash(f"{peer_ns} already has an interface '{peer_ifname}' that is not the veth to "
-                                f"{steps[i].target.split(' - ')[0]}; delete it "
-                                f"({commands.link_del(peer_ns, peer_ifname)}) and run up again")
+                raise NameClash(_("{ns} already has an interface '{ifname}' that is not the veth to {peer}; delete it "
+                                  "({command}) and run up again").format(
+                    ns=peer_ns, ifname=peer_ifname, peer=steps[i].target.split(" - ")[0],
+                    command=commands.link_del(peer_ns, peer_ifname)))
             if code:
-                raise BackendError(f"creating veth {steps[i].target} failed: {os.strerror(code)} (errno {code})")
+                raise BackendError(_("creating veth {veth} failed: {why} (errno {code})").format(
+                    veth=steps[i].target, why=os.strerror(code), code=code))
     finally:
         for fd in fds:
             os.close(fd)
@@ -186,10 +190,12 @@ def converge(ns: Netns, lo: bool = False, ends: list[tuple[str, IPv4If | None]] 
         if code == 0 or (code == errno.EEXIST and step.action == "address"):
             steps[i] = step
         elif step.action == "route" and code == errno.ENETUNREACH:
-            raise BackendError(f"{ns.name}: route '{step.target.split(': ', 1)[1]}' refused: the gateway is not on "
-                               "a connected, up interface; set the address and bring the link up first")
+            raise BackendError(_("{ns}: route '{route}' refused: the gateway is not on a connected, up interface; "
+                                 "set the address and bring the link up first").format(
+                ns=ns.name, route=step.target.split(": ", 1)[1]))
         else:
-            raise BackendError(f"{ns.name}: '{step.command}' failed: {os.strerror(code)} (errno {code})")
+            raise BackendError(_("{ns}: '{command}' failed: {why} (errno {code})").format(
+                ns=ns.name, command=step.command, why=os.strerror(code), code=code))
     return [s for s in steps if s is not None]
 
 

@@ -36,6 +36,14 @@ def netns_path(name: str) -> str:
     return os.path.join(NETNS_RUN_DIR, name)
 
 
+def names() -> list[str]:
+    """The names in the netns folder (``ip netns list``), sorted; none when it does not exist."""
+    try:
+        return sorted(os.listdir(NETNS_RUN_DIR))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 def host_netns_inode() -> int:
     """The network namespace of the process's main thread (the host's, for nslab)."""
     return os.stat("/proc/self/ns/net").st_ino

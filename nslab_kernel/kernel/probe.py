@@ -124,6 +124,10 @@ class _Buffers:
         got = _libc.recvmmsg(fd, self.recv_headers, self.slots, flags | MSG_DONTWAIT, None)
         return max(got, 0)
 
+    def control_length(self, i: int) -> int:
+        """How many bytes of ancillary data message ``i`` carries (recvmmsg writes it back)."""
+        return _U64.unpack_from(self.view, self.recv_headers_at + i * _MMSGHDR.size + _CONTROLLEN_AT)[0]
+
     def stamps(self, i: int) -> tuple[int | None, int | None]:
         """Message ``i``'s kernel software stamp (ns) and its OPT_ID number, from its ancillary data."""
         view = self.view
@@ -232,6 +236,11 @@ class _Source:
         while True:
             got = buffers.receive(fd, MSG_ERRQUEUE)
             for i in range(got):
+                if buffers.control_length(i) < _SENT_STAMP.size:  # not the usual send stamp: the general walk
+                    stamp, number = buffers.stamps(i)
+                    if stamp is not None and number is not None and number < len(numbered):
+                        left[numbered[number]] = stamp
+                    continue
                 (_l1, level1, kind1, sec, nsec, _l2, level2, kind2, _errno, origin, _type, _code, _pad, _info,
                  number) = _SENT_STAMP.unpack_from(view, control + i * CONTROL)
                 if not (level1 == sol_socket and kind1 == SCM_TIMESTAMPING and level2 == sol_ip
@@ -250,9 +259,15 @@ class _Source:
         while True:
             got = buffers.receive(fd, 0)
             for i in range(got):
-                _len, level, kind, sec, nsec = _ARRIVAL_STAMP.unpack_from(view, control + i * CONTROL)
-                arrived = (sec * 1_000_000_000 + nsec if level == sol_socket and kind == SCM_TIMESTAMPING
-                           else buffers.stamps(i)[0])
+                # A reply the kernel did not stamp carries no ancillary data, and this slot's control
+                # buffer still holds what an earlier call wrote there (often this very request's send
+                # stamp: a round trip of exactly 0 ms).  Read a stamp only where one was written.
+                if buffers.control_length(i) >= _ARRIVAL_STAMP.size:
+                    _len, level, kind, sec, nsec = _ARRIVAL_STAMP.unpack_from(view, control + i * CONTROL)
+                    arrived = (sec * 1_000_000_000 + nsec if level == sol_socket and kind == SCM_TIMESTAMPING
+                               else buffers.stamps(i)[0])
+                else:
+                    arrived = None
                 at = data + i * DATA
                 length = _U32.unpack_from(view, headers + i * _MMSGHDR.size + _MSGLEN_AT)[0]
                 if view[at] == 0x45 and length >= _REPLY.size:  # the usual: an echo reply, no IP options
@@ -294,11 +309,26 @@ class _Source:
             arrived = self.answers.get(seq)
             if arrived is not None:
                 left = self.left[seq] or self.sent[seq]  # no kernel stamp: the clock before the send
-                out.append(Probe(self.source, node, address, True, round(max(arrived - left, 0) / 1e6, 3), "", want))
+                out.append(Probe(self.source, node, address, True, round(max(arrived - left, 0) / 1e6, 4), "", want))
             else:
                 ok, rtt, error = self.outcome.get(seq, (False, None, "no reply"))
                 out.append(Probe(self.source, node, address, ok, rtt, error, want))
         return out
+
+
+def _stamps_switch() -> socket.socket | None:
+    """A socket that only asks for software receive stamps (it sends and binds nothing): while one
+    is open the kernel stamps the packets it receives, in every namespace."""
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    except OSError:
+        return None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPING, SOF_RX_SOFTWARE | SOF_SOFTWARE)
+    except OSError:
+        sock.close()
+        return None
+    return sock
 
 
 PROBE_WORKERS = max(1, min(4, os.cpu_count() or 1))  # one per core: more only adds contention
@@ -320,6 +350,11 @@ def ping_matrix(lab: str, handles: Mapping[str, NodeHandle], targets: Mapping[st
     if ctypes.sizeof(ctypes.c_void_p) != 8:
         raise BackendError("the ping matrix lays out sendmmsg's messages for a 64-bit Linux; this Python is 32-bit")
     start = time.perf_counter()
+    # Receive stamps are switched on for the whole kernel by the first socket that asks, through a
+    # deferred work item; a reply that arrives before that has no stamp.  Asked here, before the
+    # threads open their sockets, they are on by the first reply (a reply without one is timed by
+    # the clock when it is read: later, never 0).
+    stamps_on = _stamps_switch()
     results: dict[str, list[Probe]] = {}
     host = nsfs.host_netns_inode()
     sources = list(handles.items())
@@ -375,6 +410,10 @@ def ping_matrix(lab: str, handles: Mapping[str, NodeHandle], targets: Mapping[st
             for src in opened:
                 results[src.source] = src.probes(want)
 
-    fanout.each(work, shares, workers=len(shares), name="nslab-ping")
+    try:
+        fanout.each(work, shares, workers=len(shares), name="nslab-ping")
+    finally:
+        if stamps_on is not None:
+            stamps_on.close()
     probes = [p for source in handles for p in results.get(source, ())]
     return PingMatrix(lab, list(handles), probes, timeout, time.perf_counter() - start)

@@ -11,7 +11,8 @@ import os
 import pwd
 from dataclasses import dataclass
 
-from .nsfs import NETNS_RUN_DIR
+from .nsfs import NETNS_RUN_DIR, name_inode, names
+from .nsfs import host_netns_inode as host_netns  # section 2 reads it here (notebooks, inspector)
 
 
 @dataclass(frozen=True)
@@ -87,23 +88,15 @@ def processes() -> list[Process]:
 def netns_names() -> list[NetnsName]:
     """The names in /var/run/netns, what each refers to, and which dangle."""
     out = []
-    try:
-        names = sorted(os.listdir(NETNS_RUN_DIR))
-    except FileNotFoundError:
-        return out
-    for name in names:
+    for name in names():
         path = os.path.join(NETNS_RUN_DIR, name)
         link = os.path.islink(path)
         try:
-            inode = os.stat(path).st_ino
-        except OSError:
+            inode = name_inode(name)
+        except OSError:  # not ours to read (another user's process): shown as pointing nowhere we can see
             inode = None
         out.append(NetnsName(name, "symlink" if link else "mount", os.readlink(path) if link else None, inode))
     return out
-
-
-def host_netns() -> int:
-    return os.stat("/proc/self/ns/net").st_ino
 
 
 def ps_faxu(procs: list[Process] | None = None, width: int = 110) -> str:
@@ -114,3 +107,6 @@ def ps_faxu(procs: list[Process] | None = None, width: int = 110) -> str:
         tree = ("    " * (p.depth - 1) + " \\_ ") if p.depth else ""
         lines.append(f"{p.user[:10]:<10} {p.pid:>7}  {p.netns or '?':>10}  {(tree + p.command)[:width]}")
     return "\n".join(lines)
+
+
+__all__ = ["NetnsName", "Process", "host_netns", "netns_names", "processes", "ps_faxu"]

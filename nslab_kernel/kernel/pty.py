@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import os
+import queue
 import re
 import select
 import shlex
@@ -40,6 +41,7 @@ from ..core import commands
 SCROLLBACK_BYTES = 256 * 1024
 CHUNK = 64 * 1024
 COALESCE_SECONDS = 0.004  # gather output arriving within 4 ms into one message
+MAX_RATE = 60  # full chunks per second, at most (about 4 MB/s: what xterm.js draws comfortably)
 SHELL_ENV = {
     "TERM": "xterm-256color",
     "COLORTERM": "truecolor",
@@ -166,30 +168,37 @@ def _processes() -> Iterable[tuple[int, int, int, int]]:
 
 
 def members(proc: ProcessId, session: bool) -> list[int]:
-    """The processes that belong to a recorded shell: the shell (if it is still that
-    process), its descendants, and (``session``) every process of the session it leads.
+    """The processes that belong to a recorded shell.
 
-    A process counts only if it started no earlier than the shell and, when the
-    shell's netns was recorded, lives in that same namespace: a PID or session
-    number reused later by someone else is never included.
+    While the shell is still the recorded process (same PID, same start time),
+    its descendants and (``session``) every process of the session it leads are
+    its own, wherever they went since (a student's ``ip netns exec other bash``
+    or ``unshare -n`` inside it).  Once the shell is gone, what is left of its
+    session is recognised by the session number only together with the node's
+    netns and a start after the shell's: a session number can be reused once all
+    its members are gone, and then it is someone else's.
     """
     table = list(_processes())
-    alive_leader = any(pid == proc.pid and start == proc.start for pid, _pp, _s, start in table)
-    chosen: set[int] = {proc.pid} if alive_leader else set()
-    if session:
-        chosen |= {pid for pid, _pp, sid, start in table if sid == proc.pid and start >= proc.start}
-    children: dict[int, list[tuple[int, int]]] = {}
-    for pid, ppid, _sid, start in table:
-        children.setdefault(ppid, []).append((pid, start))
-    todo = list(chosen)
-    while todo:
-        for child, start in children.get(todo.pop(), []):
-            if child not in chosen and start >= proc.start:
-                chosen.add(child)
-                todo.append(child)
+    if any(pid == proc.pid and start == proc.start for pid, _pp, _s, start in table):
+        chosen = {proc.pid}
+        if session:
+            chosen |= {pid for pid, _pp, sid, start in table if sid == proc.pid and start >= proc.start}
+        children: dict[int, list[tuple[int, int]]] = {}
+        for pid, ppid, _sid, start in table:
+            children.setdefault(ppid, []).append((pid, start))
+        todo = list(chosen)
+        while todo:
+            for child, start in children.get(todo.pop(), []):
+                if child not in chosen and start >= proc.start:
+                    chosen.add(child)
+                    todo.append(child)
+        return sorted(chosen)
+    if not session:
+        return []  # a plain process's orphans were adopted by init: nothing ties them to it any more
+    left = {pid for pid, _pp, sid, start in table if sid == proc.pid and start >= proc.start}
     if proc.netns is not None:
-        chosen = {pid for pid in chosen if netns_inode(pid) == proc.netns}
-    return sorted(chosen)
+        left = {pid for pid in left if netns_inode(pid) == proc.netns}
+    return sorted(left)
 
 
 def kill_recorded(proc: ProcessId, session: bool, grace: float = 1.0) -> list[int]:
@@ -234,6 +243,9 @@ class PtyShell:
         self._on_output = [on_output] if on_output else []
         self._on_exit = [on_exit] if on_exit else []
         self._scrollback = bytearray()
+        self._dropped = 0  # bytes trimmed from the front of the scrollback so far
+        self._input: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._last_emit = 0.0
         self._lock = threading.RLock()
         self._proc = None
         self._thread: threading.Thread | None = None
@@ -257,6 +269,10 @@ class PtyShell:
         self._pidfd = os.pidfd_open(self._proc.pid)
         self._thread = threading.Thread(target=self._pump, name=f"nslab-terminal:{self.command.node}", daemon=True)
         self._thread.start()
+        feed_fd = os.dup(self._proc.fd)
+        os.set_blocking(feed_fd, False)  # the reader copes (it only reads after select says so)
+        threading.Thread(target=self._feed, args=(feed_fd,), name=f"nslab-terminal-in:{self.command.node}",
+                         daemon=True).start()
         return self
 
     @property
@@ -268,10 +284,13 @@ class PtyShell:
         return self._proc is not None and not self._exited.is_set()
 
     def subscribe(self, on_output: Callable[[bytes], None] | None = None,
-                  on_exit: Callable[[int | None], None] | None = None, replay: bool = False) -> bytes:
-        """Add callbacks; returns the scrollback so far, atomically with the subscription
-        (no byte is both in the replay and in a later ``on_output``)."""
+                  on_exit: Callable[[int | None], None] | None = None,
+                  replay: Callable[[bytes], None] | None = None) -> bytes:
+        """Add callbacks; returns the scrollback so far.  ``replay(scrollback)`` is called first,
+        under the same lock: no byte is lost or shown twice between it and ``on_output``."""
         with self._lock:
+            if replay:
+                replay(bytes(self._scrollback))
             if on_output:
                 self._on_output.append(on_output)
             if on_exit:
@@ -280,6 +299,11 @@ class PtyShell:
                 else:
                     self._on_exit.append(on_exit)
             return bytes(self._scrollback)
+
+    def replay(self, send: Callable[[bytes], None]) -> None:
+        """``send(scrollback)`` while no new output can be delivered (a view that joins late)."""
+        with self._lock:
+            send(bytes(self._scrollback))
 
     def unsubscribe(self, on_output: Callable[[bytes], None]) -> None:
         with self._lock:
@@ -290,25 +314,50 @@ class PtyShell:
         with self._lock:
             return bytes(self._scrollback)
 
+    @property
+    def position(self) -> int:
+        """How many bytes the shell has written so far (an offset for :meth:`output_since`)."""
+        with self._lock:
+            return self._dropped + len(self._scrollback)
+
+    def output_since(self, position: int) -> bytes:
+        """What the shell wrote after ``position`` (as much of it as the scrollback still holds)."""
+        with self._lock:
+            return bytes(self._scrollback[max(0, position - self._dropped):])
+
     def write(self, data: bytes | str) -> None:
-        """Keystrokes, as the terminal sends them (``\\x03`` is Ctrl-C, ``\\x04`` Ctrl-D)."""
+        """Keystrokes, as the terminal sends them (``\\x03`` is Ctrl-C, ``\\x04`` Ctrl-D).
+
+        Queued and written by a thread of the shell's own: a big paste into a shell
+        that is not reading never blocks the caller (the kernel's main thread).
+        """
         if isinstance(data, str):
             data = data.encode()
-        if not self.alive:
-            return
-        fd = self._proc.fd
-        view = memoryview(data)
-        while view:
-            try:
-                written = os.write(fd, view)
-            except BlockingIOError:
-                select.select([], [fd], [], 1.0)
-                continue
-            except OSError as exc:
-                if exc.errno in (errno.EIO, errno.EBADF):
-                    return  # the shell is gone
-                raise
-            view = view[written:]
+        if data and self.alive:
+            self._input.put(data)
+
+    def _feed(self, fd: int) -> None:
+        """Write queued keystrokes to the pty (``fd``: this thread's own duplicate, non-blocking)."""
+        try:
+            while not self._exited.is_set():
+                try:
+                    data = self._input.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if data is None:
+                    return
+                view = memoryview(data)
+                while view and not self._exited.is_set():
+                    if not select.select([], [fd], [], 0.2)[1]:
+                        continue
+                    try:
+                        view = view[os.write(fd, view):]
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        return  # EIO: the shell is gone
+        finally:
+            os.close(fd)
 
     def resize(self, rows: int, cols: int) -> None:
         """Set the window size (TIOCSWINSZ); the kernel sends the shell SIGWINCH."""
@@ -384,11 +433,18 @@ class PtyShell:
     def _emit(self, data: bytes) -> None:
         if not data:
             return
+        if len(data) >= CHUNK // 2:
+            # A flood (``yes``, ``cat`` of a big file): at most MAX_RATE chunks a second, so
+            # the browser keeps up, Ctrl-C gets through, and the kernel's queue stays small.
+            time.sleep(max(0.0, self._last_emit + 1 / MAX_RATE - time.monotonic()))
+        self._last_emit = time.monotonic()
         with self._lock:
             self._scrollback += data
             if len(self._scrollback) > SCROLLBACK_BYTES:
                 cut = self._scrollback.find(b"\n", len(self._scrollback) - SCROLLBACK_BYTES)
-                del self._scrollback[: cut + 1 if cut >= 0 else len(self._scrollback) - SCROLLBACK_BYTES]
+                cut = cut + 1 if cut >= 0 else len(self._scrollback) - SCROLLBACK_BYTES
+                del self._scrollback[:cut]
+                self._dropped += cut
             for callback in list(self._on_output):
                 try:
                     callback(data)
@@ -418,6 +474,7 @@ class PtyShell:
             self._wake_r = self._wake_w = self._pidfd = -1
             self.status = status
             self._exited.set()
+            self._input.put(None)
             callbacks, self._on_exit = list(self._on_exit), []
         for callback in callbacks:
             try:
@@ -435,7 +492,7 @@ def plain(data: bytes) -> bytes:
 
 
 def read_until(shell: PtyShell, needle: bytes | Sequence[bytes], timeout: float = 5.0, since: int = 0) -> bytes:
-    """Wait until the output (from byte ``since`` of the scrollback) shows ``needle`` once
+    """Wait until the output after ``since`` (a :attr:`PtyShell.position`) shows ``needle`` once
     escape sequences are taken out; return that output as plain text.
 
     For tests and scripted demos; raises TimeoutError with what was seen.
@@ -443,11 +500,11 @@ def read_until(shell: PtyShell, needle: bytes | Sequence[bytes], timeout: float 
     needles = [needle] if isinstance(needle, bytes) else list(needle)
     deadline = time.monotonic() + timeout
     while True:
-        seen = plain(shell.scrollback()[since:])
+        seen = plain(shell.output_since(since))
         if any(n in seen for n in needles):
             return seen
         if time.monotonic() > deadline or not shell.alive:
-            seen = plain(shell.scrollback()[since:])
+            seen = plain(shell.output_since(since))
             if any(n in seen for n in needles):
                 return seen
             raise TimeoutError(f"{needles!r} not seen in {timeout:g} s; the terminal shows: {seen[-500:]!r}")

@@ -39,6 +39,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -153,10 +154,14 @@ class _Lock:
 
 def launcher() -> list[str]:
     """The program that creates sandboxes: the ``nslab-sandbox`` script of this environment (the one an
-    AppArmor profile names), else this module run by this Python."""
+    AppArmor profile names; next to this Python, or on $PATH next to ``nslab``), else this module run by
+    this Python (a source tree without an install)."""
     script = Path(sys.executable).parent / "nslab-sandbox"
     if script.is_file() and os.access(script, os.X_OK):
         return [str(script)]
+    found = shutil.which("nslab-sandbox")
+    if found:
+        return [found]
     spec = globals().get("__spec__")
     if spec is not None and spec.name:
         return [sys.executable, "-m", spec.name]

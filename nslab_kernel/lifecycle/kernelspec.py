@@ -24,23 +24,18 @@ import os
 import sys
 import tempfile
 
+from ..kernel import sandbox
+
 NAME = "nslab"
 DISPLAY = "Python 3 (nslab)"
-
-
-def launcher() -> str:
-    """The ``nslab-sandbox`` script of this environment (installed next to ``nslab``)."""
-    return os.path.join(os.path.dirname(sys.executable), "nslab-sandbox")
 
 
 def spec(use_sudo: bool = False) -> dict:
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     if use_sudo:
         argv = ["sudo", "-n", "-E", *argv]
-    elif os.access(launcher(), os.X_OK):
-        argv = [launcher(), "run", "--", *argv]
-    else:  # nslab not installed as a package (run from a source tree): the same launcher, as a module
-        argv = [sys.executable, "-m", "nslab_kernel.kernel.sandbox", "run", "--", *argv]
+    else:  # nslab's launcher: the user's sandbox when not root, the plain kernel for root
+        argv = sandbox.command(argv)
     return {"argv": argv, "display_name": DISPLAY + (" via sudo" if use_sudo else ""), "language": "python",
             "metadata": {"debugger": True, "nslab": {"sudo": use_sudo, "sandbox": not use_sudo}}}
 

@@ -14,6 +14,7 @@ Typical use::
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from typing import Any, Callable, Iterable, Sequence
 
@@ -28,6 +29,7 @@ from ..core.errors import BackendError, InputError, LabNotFound, RecordError
 from ..core.results import PingMatrix
 from ..core.state import LabState, NodeHandle, NodeStatus
 from ..core.steps import Report
+from ..kernel.monitor import NetlinkMonitor
 from ..model import schema
 from ..model.routing import Forwarder, ping_targets
 from ..model.topology import Endpoint, Link, Topology
@@ -42,9 +44,11 @@ class Lab:
     def __init__(self, topology: Topology, backend: str | Backend = "netns", **backend_options: Any):
         self.topology = topology
         self.backend = get_backend(backend, **backend_options)
-        self.progress: Callable[[str, int, int], None] | None = None
         self._expected: tuple[Topology, dict[tuple[str, str], bool]] | None = None
         self._observers: list[Callable[[], None]] = []
+        self._watchers: list[Callable[[LabState | None, dict[str, set[str]]], None]] = []
+        self._monitor: Any = None
+        self._built: set[str] | None = None  # stages built through this Lab (None: the whole lab, or unknown)
 
     def on_change(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` after each change this Lab makes (the widgets redraw)."""
@@ -56,6 +60,49 @@ class Lab:
                 callback()
             except Exception:  # noqa: BLE001 - a display must never break a lab step
                 pass
+
+    # --- following the kernel ----------------------------------------------------------------
+    def watch(self, callback: Callable[[LabState | None, dict[str, set[str]]], None]) -> Callable[[], None]:
+        """Call ``callback(state, changes)`` soon after the kernel state of any node changes, whoever
+        changes it (a step of this Lab, another process, a student's ``ip`` command), from netlink
+        events: one monitor per lab, however many callbacks.  ``changes`` maps node -> kinds
+        (link, address, route, forwarding, netns).  When the lab goes down the callbacks get
+        ``(None, {})`` and the monitor stops.  Returns the function that ends this subscription
+        (the monitor stops with the last one).  On the simulated backend nothing is watched."""
+        self._watchers.append(callback)
+        if self._monitor is None and not self.backend.simulated:
+            self._monitor = NetlinkMonitor(lambda: self._handles(self.topology.node_names),
+                                           self._kernel_changed).start()
+
+        def unwatch() -> None:
+            if callback in self._watchers:
+                self._watchers.remove(callback)
+            if not self._watchers:
+                self._stop_watching(notify=False)
+        return unwatch
+
+    def _kernel_changed(self, changes: dict[str, set[str]]) -> None:
+        try:
+            state = self.state()
+        except Exception:  # noqa: BLE001 - the lab is being taken down meanwhile
+            return
+        for callback in list(self._watchers):
+            try:
+                callback(state, changes)
+            except Exception:  # noqa: BLE001 - a display must never stop the others
+                pass
+
+    def _stop_watching(self, notify: bool) -> None:
+        monitor, self._monitor = self._monitor, None
+        if monitor is not None:
+            monitor.stop()
+        if notify:
+            for callback in list(self._watchers):
+                try:
+                    callback(None, {})
+                except Exception:  # noqa: BLE001
+                    pass
+            self._watchers.clear()
 
     # --- construction ---------------------------------------------------------------------
     @classmethod
@@ -127,9 +174,19 @@ class Lab:
                ends: Sequence[Endpoint] | None = None) -> Report:
         """Apply ``stages`` to ``nodes`` and ``links``; ``ends`` (default: both ends of each
         link) are the interfaces that get their address and are brought up."""
+        ok = False
         try:
-            return self._apply_locked(title, nodes, links, stages, progress, ends)
+            report = self._apply_locked(title, nodes, links, stages, progress, ends)
+            ok = True
+            return report
         finally:
+            # one progress bar per operation, finished when the operation is (red if it stopped)
+            close = getattr(progress, "close", None)
+            if callable(close):
+                try:
+                    close(ok)
+                except Exception:  # noqa: BLE001 - a display must never break a lab step
+                    pass
             self._changed()
 
     def _apply_locked(self, title: str, nodes: Sequence[str], links: Sequence[Link], stages: Sequence[str],
@@ -137,7 +194,6 @@ class Lab:
                       ends: Sequence[Endpoint] | None) -> Report:
         topo = self.topology
         report = Report(f"{title} {self.name}")
-        progress = progress or self.progress
         self.backend.preflight()  # before the lock: a refused start leaves not even a records folder
         with records.lock(self.name):
             fresh = not records.record_path(self.name).exists()
@@ -183,10 +239,27 @@ class Lab:
                     routes=tuple(topo.node(node).routes) if "routes" in stages and node in nodes else None)
                     for node in ends_of}
                 report.add(self.backend.converge(topo, work))
+        self._note_built(stages, fresh)
         return report
+
+    def _note_built(self, stages: Sequence[str], fresh: bool) -> None:
+        """Remember how far this Lab has built its lab (the ping matrix expects no more than that)."""
+        if fresh:
+            self._built = set(stages)
+        elif self._built is not None:
+            self._built |= set(stages)
+        if self._built is not None and set(STAGES) <= self._built:
+            self._built = None
+
+    @property
+    def built_stages(self) -> tuple[str, ...]:
+        """The stages built so far (all of them for a lab built whole, or opened from its record)."""
+        return STAGES if self._built is None else tuple(s for s in STAGES if s in self._built)
 
     def down(self) -> Report:
         """Remove everything this lab's record lists (and nothing else)."""
+        self._stop_watching(notify=True)  # no socket of ours keeps a namespace alive
+        self._built = None
         try:
             if not records.record_path(self.name).exists():
                 return Report(f"down {self.name}: not up (already so)")
@@ -305,31 +378,49 @@ class Lab:
         """For each node, (node, address) of every address of every other node."""
         return ping_targets(self.topology)
 
-    def expected(self) -> dict[tuple[str, str], bool]:
-        """What the topology says each probe should do (its target state); computed once per lab."""
+    def expected(self, stages: Sequence[str] | None = None) -> dict[tuple[str, str], bool]:
+        """What each probe should do once ``stages`` are built (default: what this Lab has built so
+        far; all of them: the topology's target state).  A lab built stage by stage expects, after
+        its addresses, each node to reach its neighbours only; after forwarding and routes, all."""
+        built = tuple(s for s in STAGES if s in (self.built_stages if stages is None else stages))
         if self._expected is None or self._expected[0] is not self.topology:
-            self._expected = (self.topology, Forwarder(self.topology).expected_matrix(self.targets()))
-        return self._expected[1]
+            self._expected = (self.topology, {})  # type: ignore[assignment]
+        cache: dict = self._expected[1]  # type: ignore[assignment]
+        if built not in cache:
+            targets = self.targets()
+            if not {"nodes", "links", "addresses"} <= set(built):
+                cache[built] = {(src, address): False for src, ts in targets.items() for _node, address in ts}
+            else:
+                cache[built] = Forwarder(staged_topology(self.topology, built)).expected_matrix(targets)
+        return cache[built]
 
-    def ping_matrix(self, timeout: float = 1.0) -> PingMatrix:
-        """Probe every node to every address of every other node, concurrently."""
+    def ping_matrix(self, timeout: float = 1.0, stages: Sequence[str] | None = None) -> PingMatrix:
+        """Probe every node to every address of every other node, concurrently.
+
+        Each probe carries what is expected of it with ``stages`` built (default: what this Lab has
+        built so far), so a partial lab marks only what differs from what is expected at that point.
+        """
         record = self._record(create=False)
         if record is None:
             raise LabNotFound(_("lab '{lab}' is not up; run lab.up() first").format(lab=self.name))
-        return self.backend.probe(self.topology, self.targets(), timeout, self.expected)
+        built = tuple(s for s in STAGES if s in (self.built_stages if stages is None else stages))
+        matrix = self.backend.probe(self.topology, self.targets(), timeout, lambda: self.expected(built))
+        matrix.expected_for = None if built == STAGES else built
+        return matrix
 
     def state(self) -> LabState:
         """The live kernel state of every node (interfaces, veth peers, addresses, routes, forwarding)."""
         return self.backend.read_state(self.topology)
 
     def check(self, sections: Sequence[str] | None = None, matrix: PingMatrix | None = None,
-              only: Sequence[str] | None = None, hints: int | str = 3, lang: str | None = None) -> CheckReport:
+              only: Sequence[str] | None = None, hints: int | str = 3, lang: str | None = None,
+              timeout: float = 1.0) -> CheckReport:
         """Grade the lab against its topology by what it achieves (all sections, or only those asked;
         ``only``: just these nodes and the links between them).  It needs no record: a lab built by
         hand with ``ip`` or ``lxc`` + ``ln -sf`` is graded the same.  ``hints``: the level shown
         (1 idea, 2 shape of the command, 3 the command) or "escalate"; ``lang``: "es" or "en"."""
         return check(self.topology, sections or SECTIONS, matrix=matrix, backend=self.backend, only=only,
-                     hints=hints, lang=lang)
+                     hints=hints, lang=lang, timeout=timeout)
 
     def explain(self, source: str, destination: str, lang: str | None = None) -> Explanation:
         """Why ``source`` can or cannot reach ``destination`` (a node or an address), hop by hop,
@@ -345,7 +436,8 @@ class Lab:
             nodes[n] = {"netns": h.netns, "state": self.backend.node_state(self.topology, record, n)}
         up = sum(v["state"] == NodeStatus.UP for v in nodes.values())
         return {"lab": self.name, "backend": self.backend.name, "recorded": record is not None,
-                "nodes": nodes, "up": up, "total": len(nodes), "links": len(self.topology.links)}
+                "nodes": nodes, "up": up, "total": len(nodes), "links": len(self.topology.links),
+                "terminals": terminals.recorded_open(record)}
 
     def exec(self, node: str, argv: Sequence[str] | str, timeout: float = 30.0) -> ExecResult:
         """Run a command inside a node; returns its output and exit status."""
@@ -368,6 +460,14 @@ class Lab:
     def terminal_session(self, node: str, rows: int = 24, cols: int = 80) -> "terminals.Terminal":
         """A shell inside ``node`` on a pty, with no view (for scripts, tests and other UIs)."""
         return terminals.open_terminal(self, node, rows=rows, cols=cols)
+
+
+def staged_topology(topo: Topology, built: Sequence[str]) -> Topology:
+    """The topology as far as ``built`` goes: without forwarding until that stage, without
+    static routes until theirs (nodes, links and addresses are the rest of the model)."""
+    nodes = tuple(dataclasses.replace(n, forwarding=n.forwarding and "forwarding" in built,
+                                      routes=n.routes if "routes" in built else ()) for n in topo.nodes)
+    return dataclasses.replace(topo, nodes=nodes)
 
 
 def only_lab() -> str:

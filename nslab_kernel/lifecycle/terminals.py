@@ -8,7 +8,7 @@ the lab:
 - ``lab.down()`` / ``nslab down`` / ``nslab cleanup``: :func:`close_recorded`
   ends every recorded shell and what it started (its session), but only after
   checking that the PID is still the same process (its start time in
-  ``/proc/PID/stat``) and that each process lives in the node's namespace;
+  ``/proc/PID/stat``); what outlived the shell counts only in the node's netns;
 - the kernel (or any Python process) exiting: an ``atexit`` hook closes the
   terminals it opened; a killed kernel closes its end of every pty, and the
   kernel sends each shell SIGHUP, as when a terminal window closes.
@@ -37,17 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from ..core import records
 from ..core.errors import InputError
-try:
-    from ..core.i18n import _
-except ImportError:  # until core/i18n.py (the shared catalogue helper) is merged
-    from gettext import translation as _translation
-    from pathlib import Path as _Path
-
-    def _(message: str, lang: str | None = None) -> str:
-        """This module's catalogue (locale/*/LC_MESSAGES/nslab_terminal.mo), language from $NSLAB_LANG/$LANG."""
-        lang = lang or os.environ.get("NSLAB_LANG") or ("es" if os.environ.get("LANG", "").startswith("es") else "en")
-        locale = _Path(__file__).resolve().parent.parent / "locale"
-        return _translation("nslab_terminal", str(locale), languages=[lang], fallback=True).gettext(message)
+from ..core.i18n import _
 from ..core.steps import Step
 from ..kernel import pty
 from ..kernel.pty import ProcessId, PtyShell, ShellCommand
@@ -94,9 +84,10 @@ class Terminal:
     def resize(self, rows: int, cols: int) -> None:
         self.shell.resize(rows, cols)
 
-    def subscribe(self, on_output: Callable[[bytes], None] | None = None) -> bytes:
-        """Receive output from now on; returns what was shown before (to replay)."""
-        return self.shell.subscribe(on_output=on_output)
+    def subscribe(self, on_output: Callable[[bytes], None],
+                  replay: Callable[[bytes], None] | None = None) -> bytes:
+        """Receive output from now on; ``replay`` first gets what was shown before (atomically)."""
+        return self.shell.subscribe(on_output=on_output, replay=replay)
 
     def unsubscribe(self, on_output: Callable[[bytes], None]) -> None:
         self.shell.unsubscribe(on_output)
@@ -233,13 +224,23 @@ def exec_here(lab: "Lab", node: str, line: str | None = None) -> NoReturn:
     os.execvpe(command.argv[0], list(command.argv), env)
 
 
+def recorded_open(record: records.Record | None) -> list[dict[str, Any]]:
+    """The shells ``record`` lists that are still running (for ``nslab status``)."""
+    out = []
+    for entry in record.of_type(KIND) if record is not None else []:
+        if "pid" in entry and pty.running(int(entry["pid"]), int(entry["start"])):
+            out.append({"node": entry["node"], "pid": int(entry["pid"]), "command": entry.get("command", "")})
+    return out
+
+
 def close_recorded(record: records.Record, grace: float = 1.0) -> list[Step]:
     """End every terminal ``record`` lists (before the lab's nodes are removed).
 
     A terminal of this process is closed through its object (its view says why);
     any other recorded shell (another kernel's, ``nslab shell``'s) is killed by
-    PID, only if that PID is still the process that was recorded, and only the
-    processes of its session that live in the node's network namespace.
+    PID, with its session and descendants, only if that PID is still the process
+    that was recorded (its start time); when the shell itself is gone, only what
+    is left of its session in the node's netns (see :func:`pty.members`).
     """
     mine = {t.pid: t for t in live(record.lab)}
     steps = []

@@ -305,23 +305,6 @@ class Forwarder:
         parsed = {address: IPv4Addr(address) for address in {a for _s, a in wanted}}  # each address parsed once
         return dict(zip(wanted, self.reachable_all([(src, parsed[address]) for src, address in wanted])))
 
-    def forward_path(self, src: str, dst: IPv4Addr) -> tuple[list[str], bool]:
-        """The nodes a packet visits from ``src`` towards ``dst`` and whether it arrives."""
-        target = int(dst)
-        path = [src]
-        node = src
-        for _ in range(MAX_HOPS):
-            if self.owner.get(target) == node:
-                return path, True
-            if node != src and not self.forwards[node]:
-                return path, False
-            step = self._next(node, target)
-            if step is None:
-                return path, False
-            node = step[0]
-            path.append(node)
-        return path, False
-
     def source_int(self, node: str, dst: int) -> int | None:
         hop = self.lookup_int(node, dst)
         return None if hop is None else self._own.get((node, hop[0]))
@@ -339,10 +322,6 @@ class Forwarder:
         if src_ip is None or not self._delivered(src, target, src_ip):
             return False
         return self._delivered(self.owner[target], src_ip, target)
-
-
-def forward_path(topo: "Topology", src: str, dst: IPv4Addr) -> tuple[list[str], bool]:
-    return Forwarder(topo).forward_path(src, dst)
 
 
 def expected_reachable(topo: "Topology", src: str, dst: IPv4Addr) -> bool:

@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import yaml
 
 from ..core.errors import InputError, TopologyError
+from ..core.i18n import _
 from .routing import auto_routes
 from .topology import (DEFAULT_CONTAINER_NAMING, DEFAULT_NETNS_NAMING, HOST, KINDS, NAME_RE, ROUTER, Endpoint,
                        IPv4Addr, IPv4If, IPv4Net, Link, Node, Route, Topology)
@@ -52,7 +53,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
+    for key_node, _value in node.value:
         key = loader.construct_object(key_node, deep=deep)
         line = key_node.start_mark.line + 1
         if key in seen:
@@ -85,18 +86,18 @@ def load(spec: str | Path) -> Topology:
         if bundled.is_file():
             return parse(bundled.read_text(encoding="utf-8"), source=f"{text_spec} (bundled)")
         close = difflib.get_close_matches(text_spec, bundled_names(), n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise InputError(f"no topology file or bundled topology named '{text_spec}'; {hint}"
-                         f"bundled: {', '.join(bundled_names())}")
+        hint = _("did you mean '{name}'? ").format(name=close[0]) if close else ""
+        raise InputError(_("no topology file or bundled topology named '{name}'; {hint}bundled: {bundled}").format(
+            name=text_spec, hint=hint, bundled=", ".join(bundled_names())))
     try:
         if path.is_file() and path.stat().st_size > MAX_BYTES:
             raise InputError(f"{path}: {path.stat().st_size} bytes is too large for a topology (at most {MAX_BYTES})")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(f"{path}: no such topology file; give a path to a .yaml file or a bundled name "
-                         f"({', '.join(bundled_names())})") from None
+        raise InputError(_("{path}: no such topology file; give a path to a .yaml file or a bundled name "
+                           "({bundled})").format(path=path, bundled=", ".join(bundled_names()))) from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a topology file") from None
+        raise InputError(_("{path}: is a folder, not a topology file").format(path=path)) from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: is not a UTF-8 text file; a topology is YAML text") from None
     except OSError as exc:

@@ -111,6 +111,11 @@ class Link:
         return (self.a, self.b)
 
     @property
+    def student_chooses(self) -> bool:
+        """The addresses are the student's to choose: ``choose: true``, or none given at all."""
+        return self.choose or (self.a.address is None and self.b.address is None)
+
+    @property
     def subnet(self) -> IPv4Net | None:
         return self.a.address.network if self.a.address else None
 

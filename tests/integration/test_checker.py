@@ -108,15 +108,15 @@ def failed(report) -> set[tuple[str, str]]:
 
 def test_a_lab_built_by_hand_passes_every_check(hand_built):
     topo = hand_built()
-    report = check(topo)
+    report = check(topo, timeout=3)
     assert report.passed, str(report)
     assert report.scores() == {"nodes": (7, 7), "links": (7, 7), "addresses": (14, 14), "forwarding": (7, 7),
                                "routes": (7, 7), "reachability": (42, 42)}
-    out = run_nslab("check", "figure1", "--lab", topo.name, "--json")
+    out = run_nslab("check", "figure1", "--lab", topo.name, "--json", "--timeout", "3")
     assert out.returncode == 0 and json.loads(out.stdout)["passed"] is True
-    grades = json.loads(run_nslab("check", "figure1", "--lab", topo.name, "--nbgrader").stdout)
+    grades = json.loads(run_nslab("check", "figure1", "--lab", topo.name, "--nbgrader", "--timeout", "3").stdout)
     assert grades["score"] == grades["max_score"] == 6
-    assert Lab.load("figure1", lab=topo.name).check().passed  # from Python, with no record: the same
+    assert Lab.load("figure1", lab=topo.name).check(timeout=3).passed  # from Python, with no record: the same
 
 
 ALTERNATIVE = {  # other static routes that work: h4's network the long way round, h3's via r3 -> r2
@@ -129,9 +129,9 @@ ALTERNATIVE = {  # other static routes that work: h4's network the long way roun
 
 def test_other_working_static_routes_pass_from_cli_and_python(hand_built):
     topo = hand_built({"routes": ALTERNATIVE})
-    out = run_nslab("check", "figure1", "--lab", topo.name)
+    out = run_nslab("check", "figure1", "--lab", topo.name, "--timeout", "3")
     assert out.returncode == 0, out.stdout + out.stderr
-    report = Lab.load("figure1", lab=topo.name).check()
+    report = Lab.load("figure1", lab=topo.name).check(timeout=3)
     assert report.passed, str(report)
     r1 = next(i for i in report.items if i.key == ("routes", "r1"))
     assert "10.0.4.0/24 via 10.0.13.3" in r1.solution  # the figure's own routes, shown as one solution
@@ -178,6 +178,12 @@ def test_each_mistake_fails_exactly_its_items(hand_built, kind):
         r2 = next(i for i in structure.failed if i.key == ("routes", "r2"))
         assert "loop" in r2.missing and "10.0.4.0/24" in r2.missing
         assert f"ip -n {topo.netns_name('r2')} route replace 10.0.4.0/24 via 10.0.23.3" in r2.hint(3)
+    if kind == "missing route":  # the hint's explain command works on a lab built by hand (no record)
+        h1h4 = next(i for i in full.failed if i.key == ("reachability", "h1 -> h4"))
+        command = h1h4.hint(3).splitlines()[1]
+        assert command == f"nslab explain h1 h4 --lab {topo.name} --topology figure1"
+        why = run_nslab(*command.split()[1:], "--lang", "en")
+        assert why.returncode == 1 and "r1" in why.stdout and "10.0.4" in why.stdout, why.stdout + why.stderr
     if kind == "missing address":
         r3 = next(i for i in structure.failed if i.key == ("routes", "r3"))
         assert "r3:eth1" in r3.missing  # the route cannot be added before the address: says so
@@ -194,7 +200,7 @@ def test_a_lab_built_from_another_topology_fails_reachability_where_pings_fail(r
     lab = Lab.load(str(path), lab=name)
     lab.up()
     try:
-        own = lab.check()  # against its own file, what fails was expected to: the matrix agrees with it
+        own = lab.check(timeout=3)  # against its own file, what fails was expected to: the matrix agrees with it
         assert not [i for i in own.failed if i.section == "reachability"], str(own)
         out = run_nslab("check", "figure1", "--lab", name, "--json")
         assert out.returncode == 1
@@ -224,9 +230,9 @@ def test_two_containers_with_the_student_s_own_addresses_pass(hand_built, tmp_pa
     path = two_containers_file(tmp_path, name)
     topo = nslab_kernel.load(path)
     hand_built({"addresses": {"contenedor1:v-1a": "10.1.1.1/24", "contenedor2:v-1b": "10.1.1.2/24"}}, topo=topo)
-    out = run_nslab("check", path)
+    out = run_nslab("check", path, "--timeout", "3")
     assert out.returncode == 0, out.stdout
-    report = Lab.load(path).check()
+    report = Lab.load(path).check(timeout=3)
     assert report.passed, str(report)
     assert report.nbgrader()["score"] == report.nbgrader()["max_score"] == 5
     assert "10.1.1.1/24" in next(i.right for i in report.items if i.target == "contenedor1:v-1a")
@@ -242,7 +248,7 @@ def test_refused_up_leaves_no_record(hand_built):
     assert not records.record_path(topo.name).exists()
     status = run_nslab("status", "--json")
     assert topo.name not in status.stdout
-    assert lab.check().passed  # and the hand-built lab is still graded, with no record
+    assert lab.check(timeout=3).passed  # and the hand-built lab is still graded, with no record
 
 
 def test_spanish_check_speaks_spanish(hand_built):
@@ -254,7 +260,7 @@ def test_spanish_check_speaks_spanish(hand_built):
     assert english_leaks(out.stdout) == []
     nslab_kernel.set_language("es")
     try:
-        report = Lab.load("figure1", lab=topo.name).check()
+        report = Lab.load("figure1", lab=topo.name).check(timeout=3)
         assert report.lang == "es" and english_leaks(str(report)) == [] and english_leaks(report.html()) == []
         assert "reenvío" in report.html()
     finally:
@@ -273,7 +279,7 @@ def test_step_by_step_checks_and_autograder_asserts(root, h2state):
         with pytest.raises(AssertionError, match="addresses: .*hint: ip -n"):
             early.assert_passed("addresses")
         lab.up()
-        lab.check().assert_passed()
+        lab.check(timeout=3).assert_passed()
     finally:
         lab.down()
 
@@ -282,3 +288,61 @@ def test_netns_check_before_anything_exists_suggests_ip_netns_add(root, h2state)
     report = Lab.load("figure1", lab=h2name()).check(["nodes"])
     assert report.scores() == {"nodes": (0, 7)}
     assert report.items[0].hint(3) == f"ip netns add {report.lab}-h1"
+
+
+def test_a_veth_left_in_the_host_is_told_to_move_and_the_hint_works(hand_built, tmp_path):
+    """The activity makes the veth on the host, then moves each end: a student who forgets the move is told so,
+    with the exact commands; running them makes the item pass.  Hints escalate on repeated failure."""
+    name = h2name()
+    data = nslab_kernel.load("two-containers").to_dict()
+    data.update(name=name, naming={"netns": "net-{lab}-{node}"})
+    data["links"][0]["endpoints"] = [f"contenedor1:{name}a", f"contenedor2:{name}b"]
+    path = tmp_path / "moved.yaml"
+    path.write_text(yaml.safe_dump(data))
+    topo = nslab_kernel.load(str(path))
+    for node in topo.node_names:
+        subprocess.run(["ip", "netns", "add", topo.netns_name(node)], check=True)
+    try:
+        host_if = sorted(n for n in os.listdir("/sys/class/net") if n != "lo")[0]  # the host's own, not a veth
+        own = dict(data, links=[dict(data["links"][0], endpoints=[f"contenedor1:{host_if}", f"contenedor2:{host_if}"])])
+        assert check(nslab_kernel.parse(yaml.safe_dump(own)), ["links"]).failed[0].missing.startswith(
+            "there is no veth between")  # a host interface of that name is not "a veth left in the host"
+        subprocess.run(["ip", "link", "add", f"{name}a", "type", "veth", "peer", "name", f"{name}b"], check=True)
+        lab = Lab.load(str(path))
+        levels = []
+        for _attempt in range(3):
+            report = lab.check(["links"], hints="escalate")
+            levels.append(report.level_of(report.failed[0]))
+        assert levels == [1, 2, 3]
+        it = report.failed[0]
+        assert "host" in it.missing
+        assert it.hint(3) == (f"ip link set dev {name}a netns {topo.netns_name('contenedor1')}\n"
+                              f"ip link set dev {name}b netns {topo.netns_name('contenedor2')}")
+        first, second = it.hint(3).splitlines()
+        subprocess.run(first.split(), check=True)  # one end moved, the other still in the host: says which
+        half = lab.check(["links"]).failed[0]
+        assert half.hint(3) == second and f"{name}b" in half.missing
+        subprocess.run(second.split(), check=True)
+        assert lab.check(["links"], hints="escalate").passed
+
+    finally:
+        subprocess.run(["ip", "link", "del", f"{name}a"], capture_output=True)
+        remove_netns(topo)
+
+
+def test_a_partial_lab_gets_credit_for_what_is_done(hand_built):
+    """Nodes and links typed, nothing else yet: those sections pass, the rest say what is missing."""
+    topo = load("figure1").renamed(h2name())
+    hand_built(topo=topo, mistakes={"no_address": [str(e) for l in topo.links for e in l.endpoints],
+                                    "forwarding": {n: False for n in topo.node_names}, "routes": {n: [] for n in topo.node_names}})
+    report = Lab.load("figure1", lab=topo.name).check(timeout=3)
+    scores = report.scores()
+    assert scores["nodes"] == (7, 7) and scores["links"] == (7, 7) and scores["addresses"] == (0, 14)
+    assert scores["forwarding"] == (4, 7)  # the hosts are right already; the routers do not forward yet
+    assert scores["routes"] == (0, 7) and scores["reachability"][0] == 0
+    r1 = next(i for i in report.failed if i.key == ("routes", "r1"))
+    assert "cannot be graded yet" in r1.missing and "10.0.4.0/24 via 10.0.13.3" in r1.hint(3)
+    out = run_nslab("check", "figure1", "--lab", topo.name, "--nbgrader")
+    assert out.returncode == 1
+    grades = json.loads(out.stdout)
+    assert grades["sections"]["nodes"]["score"] == 1 and grades["sections"]["addresses"]["score"] == 0

@@ -98,12 +98,12 @@ def test_hand_built_two_containers_on_lxd_graded_5_of_5(lxd_lab):
         done = sh(*cmd)
         assert done.returncode == 0, (cmd, done.stderr)
 
-    out = run_nslab("check", path, "--backend", "lxd", "--nbgrader")
+    out = run_nslab("check", path, "--backend", "lxd", "--nbgrader", "--timeout", "3")
     assert out.returncode == 0, out.stdout + out.stderr
     grades = json.loads(out.stdout)
     assert grades["score"] == grades["max_score"] == 5
-    assert run_nslab("check", path).returncode == 0  # the symlinks into /proc say it is LXD: same grade
-    report = Lab.load(path, backend="lxd").check()
+    assert run_nslab("check", path, "--timeout", "3").returncode == 0  # the symlinks into /proc say it is LXD: same grade
+    report = Lab.load(path, backend="lxd").check(timeout=3)
     assert report.passed, str(report)
     assert report.nbgrader()["score"] == 5
     assert "10.1.1.2/24" in next(i.right for i in report.items if i.target == "contenedor2:v-1b")
@@ -113,10 +113,25 @@ def test_hand_built_two_containers_on_lxd_graded_5_of_5(lxd_lab):
         Lab.load(path, backend="lxd").up()
     assert not records.record_path(topo.name).exists()
     assert topo.name not in run_nslab("status").stdout
-    assert Lab.load(path, backend="lxd").check().passed  # and nothing of the student's was touched
+    assert Lab.load(path, backend="lxd").check(timeout=3).passed  # and nothing of the student's was touched
 
     # a restarted container: its netns is new, the name dangles; the hint gives the new PID
     assert sh("lxc", "restart", "--force", c2).returncode == 0
     after = Lab.load(path, backend="lxd").check(["nodes"])
     bad = next(i for i in after.failed if i.target == "contenedor2")
     assert f"ln -sf /proc/{init_pid(c2)}/ns/net /var/run/netns/{n2}" in bad.hint(3)
+
+
+def test_a_lab_nslab_built_on_lxd_is_graded_the_same(lxd_lab):
+    topo, path = lxd_lab
+    lab = Lab.load(path, backend="lxd")
+    lab.up()
+    try:
+        report = lab.check(timeout=3)
+        assert report.passed and report.nbgrader()["score"] == 5, str(report)
+        out = run_nslab("check", path, "--nbgrader", "--timeout", "3")  # the record says LXD
+        assert out.returncode == 0 and json.loads(out.stdout)["score"] == 5, out.stdout + out.stderr
+        assert "container" in next(i.right for i in report.items if i.section == "nodes")
+    finally:
+        lab.down()
+    assert not records.record_path(topo.name).exists()

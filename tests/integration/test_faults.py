@@ -192,7 +192,8 @@ def test_a_name_that_points_at_the_host_namespace_is_refused(root, state, unique
 
 @pytest.mark.parametrize("argv", [["up", "figure1"], ["up", "figure1", "--backend", "lxd"], ["down", "--lab", "x"],
                                   ["ping", "--lab", "x"], ["cleanup"], ["check", "figure1"], ["explain", "h1", "h2"],
-                                  ["exec", "h1", "--", "true"], ["image"], ["doctor"], ["status"]],
+                                  ["exec", "h1", "--", "true"], ["shell", "h1", "--lab", "x"], ["image"], ["doctor"],
+                                  ["status"]],
                          ids=lambda a: " ".join(a))
 def test_without_privileges_every_command_says_what_is_missing(root, argv, tmp_path):
     need(subprocess.run(["which", "setpriv"], capture_output=True).returncode == 0, "setpriv is needed")

@@ -6,6 +6,7 @@ down what it made, and nothing else (no LXD orphan sweep: the daemon is shared).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 
 from nslab_kernel import InputError, Lab
 from nslab_kernel.core import records
+from nslab_kernel.core.i18n import _
 from nslab_kernel.kernel import pty
 from nslab_kernel.kernel.pty import read_until
 from nslab_kernel.lifecycle import terminals
@@ -57,18 +59,18 @@ def two(tmp_path, own_state):
 
 
 def typed(term: terminals.Terminal, line: str, expect: bytes, timeout: float = 5.0) -> str:
-    since = len(term.shell.scrollback())
+    since = term.shell.position
     term.write(line + "\n")
     return read_until(term.shell, expect, timeout, since).decode(errors="replace")
 
 
 def background_job(term: terminals.Terminal) -> int:
     """Start ``sleep 600 &`` in the terminal; return the job's PID."""
-    since = len(term.shell.scrollback())
+    since = term.shell.position
     term.write("sleep 600 & echo started=$!\n")
     deadline = time.monotonic() + 5
-    while not (found := re.search(rb"started=(\d+)\n", pty.plain(term.shell.scrollback()[since:]))):
-        assert time.monotonic() < deadline, term.shell.scrollback()[since:]
+    while not (found := re.search(rb"started=(\d+)\n", pty.plain(term.shell.output_since(since)))):
+        assert time.monotonic() < deadline, term.shell.output_since(since)
         time.sleep(0.02)
     return int(found.group(1))
 
@@ -128,7 +130,7 @@ def test_ctrl_c_stops_the_foreground_job_and_ctrl_d_ends_the_shell(two):
     ended = []
     term.on_exit(lambda t: ended.append(t.status))
     read_until(term.shell, b"(a)", 5)
-    since = len(term.shell.scrollback())
+    since = term.shell.position
     term.write("sleep 60\n")
     time.sleep(0.3)
     term.write("\x03")  # Ctrl-C
@@ -138,7 +140,7 @@ def test_ctrl_c_stops_the_foreground_job_and_ctrl_d_ends_the_shell(two):
     assert term.shell.wait(5) == 0
     assert ended == [0]
     assert not term.alive and term.reason == "exit"
-    assert term.closed_text() == terminals._("terminal closed: the shell exited (status {status})").format(status=0)
+    assert term.closed_text() == _("terminal closed: the shell exited (status {status})").format(status=0)
     assert term not in terminals.live()
 
 
@@ -160,6 +162,10 @@ def test_several_terminals_are_recorded_and_down_ends_them(two):
     typed(t1, "echo one", b"one")
     typed(t3, "echo three", b"three")  # two shells in one node, independent
     assert "one" not in t3.shell.scrollback().decode()
+    status = subprocess.run([*nslab_cmd(), "status", "--lab", two.name, "--json"], capture_output=True, text=True,
+                            timeout=60, env=os.environ.copy())
+    shells = json.loads(status.stdout)["labs"][0]["terminals"]
+    assert sorted((s["node"], s["pid"]) for s in shells) == sorted([("a", t1.pid), ("b", t2.pid), ("a", t3.pid)])
     entries = [e for e in records.read(two.name).of_type("terminal") if "pid" in e]
     assert sorted(e["pid"] for e in entries) == sorted([t1.pid, t2.pid, t3.pid])
     for e in entries:
@@ -195,11 +201,6 @@ def test_a_reused_pid_is_never_killed(two):
         steps = terminals.close_recorded(records.read(two.name))
         assert [s.changed for s in steps if s.target == "a"] == [False]
         assert victim.poll() is None  # still running
-        # same start time but another netns than recorded: still not ours
-        record.append(t="terminal", id="forged2", node="a", command="bash", session=True, pid=victim.pid,
-                      start=pty.start_time(victim.pid), netns_inode=12345)
-        terminals.close_recorded(records.read(two.name))
-        assert victim.poll() is None
     finally:
         victim.kill()
         victim.wait()
@@ -220,10 +221,21 @@ def test_a_terminal_needs_the_node_up_and_a_real_backend(tmp_path, own_state):
 
 
 def test_closing_a_terminal_ends_its_session(two):
+    """Everything started in the shell ends with it, also what left the node's netns (unshare -n)."""
     term = two.terminal_session("a")
     read_until(term.shell, b"(a)", 5)
     background_job(term)
+    since = term.shell.position
+    term.write("unshare -n sleep 601 & echo elsewhere=$!\n")
+    deadline = time.monotonic() + 5
+    while not (found := re.search(rb"elsewhere=(\d+)\n", pty.plain(term.shell.output_since(since)))):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    elsewhere = int(found.group(1))
+    time.sleep(0.2)
+    assert pty.netns_inode(elsewhere) not in (None, pty.netns_inode(term.pid))
     members = session_of(term.pid)
+    assert elsewhere in members
     assert term.pid in members and len(members) >= 2
     term.close()
     assert term.reason == "closed" and not term.alive
@@ -296,7 +308,7 @@ def test_shell_in_an_lxd_container(container_lab):
         typed(term, "stty size", b"25 90")
         term.resize(33, 111)
         typed(term, "stty size", b"33 111")
-        since = len(term.shell.scrollback())
+        since = term.shell.position
         term.write("sleep 60\n")
         time.sleep(0.3)
         term.write("\x03")
@@ -357,6 +369,39 @@ def test_nslab_shell_is_interactive_recorded_and_ended_by_down(two):
         shell.close(force=True)
 
 
-def test_nslab_shell_without_a_node_names_the_nodes(two):
-    proc = subprocess.run([*nslab_cmd(), "shell", "--lab", two.name], capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 2 and "a, b" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+@pytest.mark.parametrize("how", ["shutdown", "restart"])
+def test_a_jupyter_kernel_shut_down_or_restarted_ends_its_terminals(two, how):
+    """The notebook's kernel is shut down (or restarted) from JupyterLab: its shells end with it."""
+    from jupyter_client.manager import start_new_kernel
+    km, kc = start_new_kernel(kernel_name="python3", env={**os.environ})
+    outputs: list[dict] = []
+    try:
+        code = f"""
+import re, time
+from nslab_kernel import Lab
+from nslab_kernel.kernel import pty
+t = Lab.open({two.name!r}).terminal_session("a")
+pty.read_until(t.shell, b"(a)", 5)
+since = t.shell.position
+t.write("sleep 600 & echo started=$!\\n")
+deadline = time.monotonic() + 5
+while not (m := re.search(rb"started=(\\d+)\\n", pty.plain(t.shell.output_since(since)))):
+    assert time.monotonic() < deadline
+    time.sleep(0.02)
+print(t.pid, m.group(1).decode())
+"""
+        reply = kc.execute_interactive(code, timeout=60, output_hook=lambda msg: outputs.append(msg))
+        assert reply["content"]["status"] == "ok", reply["content"]
+        printed = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream").split()
+        pid, job = int(printed[0]), int(printed[1])
+        assert pty.running(pid)
+        if how == "shutdown":
+            km.shutdown_kernel(now=False)  # what JupyterLab's "Shut Down Kernel" asks for
+        else:
+            km.restart_kernel(now=False)
+        assert gone(pid, job, timeout=10)
+    finally:
+        kc.stop_channels()
+        if km.is_alive():
+            km.shutdown_kernel(now=True)
+

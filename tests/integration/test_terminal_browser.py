@@ -71,7 +71,8 @@ def jupyter(request, tmp_path, own_state):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(c) for c in (
-        f"from nslab_kernel import Lab\nlab = Lab.load('figure1', backend='netns', lab='{lab}')\nlab.up().summary()",
+        f"from nslab_kernel import Lab, set_language\nset_language('{lang}')\n"
+        f"lab = Lab.load('figure1', backend='netns', lab='{lab}')\nlab.up().summary()",
         "t1 = lab.terminal('h1')\nt1",
         "t2 = lab.terminal('r1', height='220px')\nt2",
         "lab.down().summary()",
@@ -82,7 +83,7 @@ def jupyter(request, tmp_path, own_state):
     settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')  # no news prompt
-    env = {**os.environ, "NSLAB_LANG": lang, "NSLAB_STATE_DIR": str(state),
+    env = {**os.environ, "NSLAB_LANG": "en" if lang == "es" else "es", "NSLAB_STATE_DIR": str(state),
            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
@@ -149,7 +150,9 @@ def test_terminal_in_chromium(jupyter):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1300, "height": 1000})
+            context = browser.new_context(viewport={"width": 1300, "height": 1000})
+            context.grant_permissions(["clipboard-read", "clipboard-write"])
+            page = context.new_page()
             page.goto(f"{base}/lab/tree/terminal.ipynb?token={token}", wait_until="domcontentloaded")
             page.wait_for_selector(".jp-Notebook .jp-Cell .jp-InputArea-editor", timeout=90_000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
@@ -171,6 +174,11 @@ def test_terminal_in_chromium(jupyter):
             assert "eth0@" in text and "lo:" in text
             assert "10.0.12.1" not in text and "10.0.1.1/24" not in text  # r1's addresses
             first.screenshot(path=str(SHOTS / f"terminal-h1-{lang}.png"))
+            # a command copied from the notebook's text is pasted with Ctrl+V
+            page.evaluate("navigator.clipboard.writeText('echo pasted-$((6*7))')")
+            page.keyboard.press("Control+v")
+            page.keyboard.press("Enter")
+            wait_text(page, 0, "pasted-42")
 
             # r1, open at the same time: its size is the page's, Ctrl-C stops a command, colours on
             second.locator(".xterm-screen").click()
@@ -197,6 +205,13 @@ def test_terminal_in_chromium(jupyter):
                                    arg=second.element_handle(), timeout=20_000)
             assert second.locator(".nslab-terminal-status").inner_text() == texts["exited"]
             assert second.locator(".nslab-terminal-button").inner_text() == texts["reopen"]
+            # ... and its button opens a new shell in the same node, on a clean screen
+            second.locator(".nslab-terminal-button").click()
+            page.wait_for_function("el => !el.classList.contains('nslab-terminal-closed')",
+                                   arg=second.element_handle(), timeout=20_000)
+            wait_text(page, 1, "(r1)")
+            assert "status=130" not in screen_text(page, 1)
+            assert second.locator(".nslab-terminal-button").inner_text() == texts["close"]
 
             # lab.down() (the last cell) closes h1's terminal too
             page.locator(".jp-Notebook .jp-Cell").nth(3).locator(".jp-InputArea-editor").click()
@@ -204,6 +219,9 @@ def test_terminal_in_chromium(jupyter):
             page.wait_for_function("el => el.classList.contains('nslab-terminal-closed')",
                                    arg=first.element_handle(), timeout=60_000)
             assert first.locator(".nslab-terminal-status").inner_text().startswith(texts["down"])
+            page.wait_for_function("el => el.classList.contains('nslab-terminal-closed')",
+                                   arg=second.element_handle(), timeout=20_000)
+            assert second.locator(".nslab-terminal-status").inner_text().startswith(texts["down"])
             first.screenshot(path=str(SHOTS / f"terminal-h1-closed-{lang}.png"))
 
             # nothing in the terminals' bars is cut off

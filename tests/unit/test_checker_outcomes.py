@@ -6,7 +6,6 @@ Labs are built here "by hand" in the simulated backend's network (the same state
 
 from __future__ import annotations
 
-import ipaddress
 
 import pytest
 
@@ -213,3 +212,62 @@ def test_exercises_reuse_items():
     report = CheckReport("x", [it, item("init", "contenedor2", True, right="yes")])
     assert report.scores() == {"init": (1, 2)}
     assert "lxc info c1" in str(report)
+
+
+def test_a_link_the_figure_gives_no_addresses_is_the_student_s_choice(sim_state):
+    data = load("two-containers").to_dict()
+    del data["links"][0]["addresses"], data["links"][0]["choose"]
+    data["name"] = "h2bare"
+    topo = from_dict(data)
+    assert topo.links[0].student_chooses and not topo.links[0].choose
+    build(topo, addresses={"contenedor1:v-1a": "172.16.5.1/29", "contenedor2:v-1b": "172.16.5.6/29"})
+    report = check(topo, backend="sim")
+    assert report.passed and report.scores()["addresses"] == (2, 2), str(report)
+    build(bad := from_dict({**data, "name": "h2bare2"}), addresses={"contenedor1:v-1a": "172.16.5.1/29",
+                                                                   "contenedor2:v-1b": "172.16.5.1/29"})
+    clash = check(bad, ["addresses"], backend="sim")
+    assert not clash.passed and "each end needs its own" in clash.failed[0].missing
+
+
+def test_checker_bench_runs_on_the_simulation(tmp_path):
+    """bench/checker.py gives its figures (the ratio is the benchmark's business, not a timed test's)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from tests.support import ROOT
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "checker.py"), "--routers", "3", "--sim", "--runs", "1",
+                           "--json"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "NSLAB_STATE_DIR": str(tmp_path)})
+    data = json.loads(proc.stdout)
+    assert data["backend"] == "sim" and data["chain3"]["nodes"] == 5
+    for name in ("figure1", "chain3"):
+        assert {"read_state_s", "ping_matrix_s", "check_s", "check_vs_reads"} <= data[name].keys()
+    assert not list((tmp_path / "labs").glob("*.jsonl"))  # the bench took its labs down
+
+
+@pytest.mark.parametrize("change,problem", [
+    ({"check": {"routes": "some"}}, "check.routes 'some' is not known"),
+    ({"check": {"rutes": "exact"}}, "unknown key 'rutes'; did you mean 'routes'?"),
+    ({"check": "exact"}, "check must be a mapping like {routes: exact}"),
+])
+def test_check_key_is_validated(change, problem):
+    from nslab_kernel import TopologyError
+    data = load("figure1").to_dict()
+    data.update(change)
+    with pytest.raises(TopologyError) as exc:
+        from_dict(data)
+    assert any(problem in p for p in exc.value.problems), exc.value.problems
+
+
+def test_choose_is_validated_and_round_trips():
+    from nslab_kernel import TopologyError
+    data = load("two-containers").to_dict()
+    assert from_dict(data).to_dict() == data
+    data["links"][0]["choose"] = "yes"
+    with pytest.raises(TopologyError, match="choose 'yes' must be true"):
+        from_dict(data)
+    exact = load("figure1").to_dict()
+    exact["check"] = {"routes": "exact"}
+    topo = from_dict(exact)
+    assert topo.routes_check == "exact" and topo.renamed("h2x").routes_check == "exact"

@@ -101,3 +101,31 @@ def test_cli_follows_lang():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={"LANG": "es_ES.UTF-8", "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "todo lo comprobado está bien", out.stderr
+
+
+def test_no_message_hides_inside_an_f_string():
+    """Babel cannot extract ``_("...")`` written inside an f-string: such a message would never be translated."""
+    import ast
+    hidden = []
+    for path in sorted(i18n.LOCALE_DIR.parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.JoinedStr):
+                for inner in ast.walk(node):
+                    if (isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id in ("_", "N_")
+                            and inner.args and isinstance(inner.args[0], ast.Constant)):
+                        hidden.append(f"{path.name}:{inner.lineno}: {inner.args[0].value!r}")
+    assert not hidden, hidden
+
+
+def test_errors_raised_into_a_spanish_notebook_are_spanish():
+    set_language("es")
+    with pytest.raises(nslab_kernel.InputError) as bad_name:
+        nslab_kernel.Lab.load("figure1", lab="no vale!")
+    assert "no es válido" in str(bad_name.value) and not english_leaks(str(bad_name.value))
+    with pytest.raises(nslab_kernel.InputError) as typo:
+        nslab_kernel.Lab.load("figur1")
+    assert "¿quería decir 'figure1'?" in str(typo.value)
+    with pytest.raises(nslab_kernel.InputError, match="no tiene el nodo"):
+        nslab_kernel.load("figure1").node("h9")
+    shown = "".join(typo.value._render_traceback_())  # what Jupyter shows: one line, no traceback
+    assert "quería decir" in shown and "Traceback" not in shown

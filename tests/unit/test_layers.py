@@ -25,6 +25,8 @@ LATE_IMPORTS_ALLOWED = {
     ("nslab_kernel.lifecycle.kernelspec", "jupyter_client.kernelspec"): "optional dependency (the 'notebooks' extra)",
     ("nslab_kernel.analysis.checker", "pylxd.exceptions"): "optional dependency (the 'lxd' extra)",
     ("nslab_kernel.core.i18n", "babel"): "dev dependency: only compiling the catalogues needs Babel",
+    ("nslab_kernel.analysis.exercises", "IPython"): "only inside a notebook (the 'notebooks' extra)",
+    ("nslab_kernel.analysis.exercises", "pylxd.exceptions"): "optional dependency (the 'lxd' extra)",
 }
 
 

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from nslab_kernel.core.i18n import _
 from nslab_kernel.kernel import pty
 from nslab_kernel.kernel.pty import ProcessId, PtyShell, ShellCommand, read_until
 from nslab_kernel.lifecycle import terminals
@@ -33,7 +34,7 @@ def plain_shell(rows: int = 24, cols: int = 80) -> PtyShell:
 
 
 def typed(shell: PtyShell, line: str, expect: bytes | list[bytes]) -> bytes:
-    since = len(shell.scrollback())
+    since = shell.position
     shell.write(line + "\n")
     return read_until(shell, expect, 5, since)
 
@@ -54,12 +55,12 @@ def test_output_input_resize_and_ctrl_d():
 def test_ctrl_c_interrupts_the_foreground_job_only():
     shell = plain_shell()
     try:
-        since = len(shell.scrollback())
+        since = shell.position
         shell.write("sleep 30; echo after\n")
         time.sleep(0.3)
         shell.write("\x03")
         typed(shell, "echo alive", [b"\nalive\n", b"# alive\n"])
-        assert b"after" not in pty.plain(shell.scrollback()[since:]).replace(b"echo after", b"")
+        assert b"after" not in pty.plain(shell.output_since(since)).replace(b"echo after", b"")
         assert shell.alive
     finally:
         shell.close()
@@ -76,7 +77,7 @@ def test_exit_status_and_signal():
 
 def test_close_ends_the_whole_session_even_a_job_holding_the_pty():
     shell = plain_shell()
-    since = len(shell.scrollback())
+    since = shell.position
     shell.write("sleep 300 & echo job=$!\n")
     job = _job(shell, since)
     assert job in pty.members(shell.identity, session=True)
@@ -87,7 +88,7 @@ def test_close_ends_the_whole_session_even_a_job_holding_the_pty():
 
 def _job(shell: PtyShell, since: int) -> int:
     deadline = time.monotonic() + 5
-    while not (m := re.search(rb"job=(\d+)\n", pty.plain(shell.scrollback()[since:]))):
+    while not (m := re.search(rb"job=(\d+)\n", pty.plain(shell.output_since(since)))):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     return int(m.group(1))
@@ -95,7 +96,7 @@ def _job(shell: PtyShell, since: int) -> int:
 
 def test_the_shell_exiting_hangs_up_what_it_left_behind():
     shell = plain_shell()
-    since = len(shell.scrollback())
+    since = shell.position
     shell.write("sleep 300 & echo job=$!\n")
     job = _job(shell, since)
     shell.write("exit\n")
@@ -126,13 +127,32 @@ def test_a_pid_with_another_start_time_is_not_the_recorded_process():
         assert pty.is_same(real) and not pty.is_same(forged)
         assert pty.members(forged, session=False) == []
         assert pty.kill_recorded(forged, session=False) == [] and sleeper.poll() is None
-        other_netns = ProcessId(real.pid, real.start, 1)
-        assert pty.kill_recorded(other_netns, session=False) == [] and sleeper.poll() is None
         assert pty.kill_recorded(real, session=False) == [sleeper.pid]
         assert sleeper.wait(5) == -1  # SIGHUP
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_a_dead_shells_session_is_recognised_only_in_its_netns():
+    """The shell is gone but a job of its session lives on: found by session number, netns and start time."""
+    leader = subprocess.Popen(["setsid", "sh", "-c", "sleep 300 & echo $!; sleep 0.5"], stdout=subprocess.PIPE,
+                              text=True)
+    recorded = pty.identify(leader.pid)
+    job = int(leader.stdout.readline())
+    leader.wait()
+    try:
+        assert not pty.running(leader.pid) and pty.running(job)
+        assert pty.members(ProcessId(recorded.pid, recorded.start, 1), session=True) == []  # another netns
+        assert pty.members(ProcessId(recorded.pid, recorded.start + 10**9, recorded.netns), session=True) == []
+        assert pty.members(ProcessId(recorded.pid, recorded.start, recorded.netns), session=False) == []
+        assert pty.kill_recorded(recorded, session=True, grace=0.5) == [job]
+        deadline = time.monotonic() + 3
+        while pty.running(job) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not pty.running(job)
+    finally:
+        subprocess.run(["kill", "-9", str(job)], capture_output=True)
 
 
 def test_shell_commands_are_what_a_student_types():
@@ -168,7 +188,7 @@ def test_widget_carries_bytes_both_ways_and_says_why_it_closed(monkeypatch):
     sent: list[tuple[dict, list]] = []
     monkeypatch.setattr(TerminalView, "send", lambda self, content, buffers=None: sent.append((content, buffers)))
     view = TerminalView(term, height="200px")
-    assert view.title == terminals._("Terminal in {node}").format(node="n1") and not view.closed
+    assert view.title == _("Terminal in {node}").format(node="n1") and not view.closed
     view._on_message(view, {"type": "ready", "view": "v1", "rows": 12, "cols": 90}, [])
     assert sent[-1][0] == {"type": "replay", "view": "v1"} and b"(n1) #" in sent[-1][1][0]
     view._on_message(view, {"type": "input", "data": "stty size\n"}, [])
@@ -182,8 +202,8 @@ def test_widget_carries_bytes_both_ways_and_says_why_it_closed(monkeypatch):
     while not view.closed and time.monotonic() < deadline:
         time.sleep(0.02)
     assert view.closed
-    assert view.status_text == terminals._("terminal closed: the shell exited (status {status})").format(status=0)
-    assert view.labels["reopen"] == terminals._("Reopen")
+    assert view.status_text == _("terminal closed: the shell exited (status {status})").format(status=0)
+    assert view.labels["reopen"] == _("Reopen")
 
 
 # --- what ships ------------------------------------------------------------------------------------
@@ -217,3 +237,46 @@ def test_every_message_has_a_spanish_translation_and_the_mo_matches():
         assert translated != msgid, f"no Spanish for {msgid!r} in {PO.name} (or the .mo is not rebuilt)"
         assert set(re.findall(r"\{\w+\}", translated)) == set(re.findall(r"\{\w+\}", msgid))
     assert po.count('msgid "') == len(catalogue._catalog)  # every entry compiled (both count the header)
+
+
+def test_a_flood_of_output_still_stops_on_ctrl_c():
+    shell = plain_shell()
+    try:
+        got = []
+        shell.subscribe(on_output=got.append)
+        shell.write("yes nslab-flood\n")
+        time.sleep(1.0)
+        flooded = sum(map(len, got))
+        shell.write("\x03")
+        typed(shell, "echo stopped", [b"\nstopped\n", b"# stopped\n"])
+        assert flooded > 100_000  # it did flood
+        assert flooded < 8 * 1024 * 1024, flooded  # in one second: throttled to what a browser can draw
+    finally:
+        shell.close()
+
+
+def test_a_big_paste_never_blocks_the_caller():
+    shell = plain_shell()
+    try:
+        shell.write("sleep 2\n")
+        t0 = time.monotonic()
+        shell.write("#" + "x" * 300_000 + "\n")  # far more than the pty's input buffer, shell not reading
+        assert time.monotonic() - t0 < 0.1
+    finally:
+        shell.close()
+    assert not shell.alive
+
+
+def test_the_close_button_ends_the_shell_and_says_so(monkeypatch):
+    from nslab_widgets.terminal import TerminalView
+    shell = plain_shell()
+    term = terminals.Terminal(SimpleNamespace(name="h4unit"), "n1", "id2", shell)
+    shell.subscribe(on_exit=term._ended)
+    monkeypatch.setattr(TerminalView, "send", lambda self, content, buffers=None: None)
+    view = TerminalView(term)
+    view._on_message(view, {"type": "close", "view": "v1"}, [])
+    assert shell.wait(5) is not None
+    deadline = time.monotonic() + 2
+    while not view.closed and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert view.closed and term.reason == "closed" and view.status_text == _("terminal closed")

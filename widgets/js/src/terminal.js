@@ -57,6 +57,23 @@ function render({ model, el }) {
   const send = (content) => model.send(content);
   const encoder = new TextEncoder();
 
+  // Copy and paste as students expect in a browser: Ctrl+V / Ctrl+Shift+V paste (the browser's own
+  // paste event, which xterm.js turns into input); Ctrl+Shift+C, or Ctrl+C while text is selected,
+  // copies.  Ctrl+C with nothing selected stays the interrupt (SIGINT).
+  term.attachCustomKeyEventHandler((event) => {
+    if (event.type !== "keydown" || !event.ctrlKey || event.altKey || event.metaKey) return true;
+    const key = event.key.toLowerCase();
+    if (key === "v") return false; // let the browser paste
+    if (key === "c" && (event.shiftKey || term.hasSelection())) {
+      const text = term.getSelection();
+      if (text && navigator.clipboard) navigator.clipboard.writeText(text).catch(() => {});
+      term.clearSelection();
+      event.preventDefault();
+      return false;
+    }
+    return true;
+  });
+
   term.onData((data) => {
     if (!model.get("closed")) send({ type: "input", data });
   });

@@ -1,0 +1,1085 @@
+"""The student track: each step of the activity as an exercise the student does by hand.
+
+A student notebook opens one :class:`Exercise` (``start("two-containers")``) and,
+after each cell where the student typed commands (``!lxc launch ...``,
+``!ln -sf ...``, ``!ip link add ...``), calls ``ex.check("2.launch")``: it reads
+the live kernel and LXD state (never the student's commands) and says what is
+right, what is missing and a hint.  Hints escalate when the same item fails
+again: the idea, then the shape of the command, then the exact command.
+``ex.solve(step)`` applies a step for a stuck student and shows its commands;
+``ex.grade(section, points)`` gives nbgrader its points.  Nothing here raises
+into a notebook: every problem becomes a message in the notebook's language.
+
+Names (containers, namespaces, interfaces, addresses) come from the topology
+file; ``lab`` (or ``$NSLAB_LAB``) prefixes them, so several students, or tests,
+can share one machine.
+"""
+
+from __future__ import annotations
+
+import html
+import ipaddress
+import os
+import re
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from pyroute2 import IPRoute
+
+from ..backends.auto import pick
+from ..backends.images import DEFAULT_IMAGE, ensure_image
+from ..backends.lxd import connect, init_pids
+from ..backends.registry import get_backend
+from ..core.errors import NslabError
+from ..core.i18n import _, set_language
+from ..core.state import NodeHandle
+from ..kernel import fanout, netconf, nsfs
+from ..kernel.netstate import read_lab_state
+from ..kernel.probe import ping_matrix
+from ..kernel.procs import processes, ps_faxu
+from ..model.schema import load as load_topology
+from ..model.topology import Topology
+from . import checker
+from .checker import CheckItem, CheckReport, HintLadder, item
+from .explain import explain as explain_path
+
+
+
+def tr(msgid: str, lang: str) -> str:
+    """``msgid`` (English) in ``lang``, from the catalogue (domain nslab_notebooks for these messages)."""
+    return _(msgid, lang)
+
+
+# --- one checked item --------------------------------------------------------------------------
+
+Item = CheckItem  # the checker's per-item machinery: right, missing, hints (idea, shape, exact)
+
+
+@dataclass
+class StepResult:
+    """What a check cell shows: the items of one step, each failing one with its hint level."""
+
+    step: str
+    title: str
+    items: list[Item]
+    lang: str
+    levels: dict[tuple[str, str], int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    solve_hint: str = ""
+    error: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return not self.error and all(i.ok for i in self.items)
+
+    def counts(self) -> tuple[int, int]:
+        return sum(i.ok for i in self.items), len(self.items)
+
+    def _t(self, msgid: str) -> str:
+        return tr(msgid, self.lang)
+
+    def lines(self) -> list[tuple[bool, str, str, str]]:
+        """(ok, target, text, hint) per item, hint at its level."""
+        out = []
+        for i in self.items:
+            if i.ok:
+                out.append((True, i.target, i.right, ""))
+            else:
+                level = max(1, min(3, self.levels.get(i.key, 1)))
+                while level > 1 and not i.hints[level - 1]:
+                    level -= 1  # the nearest level below that has a hint
+                hint = i.hints[level - 1]
+                label = {1: self._t("Hint"), 2: self._t("Hint (the shape of the command)"),
+                         3: self._t("Hint (the exact command)")}[level]
+                out.append((False, i.target, i.missing + (f" — {i.right}" if i.right else ""),
+                            f"{label}: {hint}" if hint else ""))
+        return out
+
+    def headline(self) -> str:
+        if self.error:
+            return self._t("The check could not run") + ": " + self.error
+        ok, total = self.counts()
+        if self.passed:
+            return self._t("Done: everything this step asks for is right.") + (f" ({ok}/{total})" if total else "")
+        return self._t("Not yet") + f": {ok}/{total} " + self._t("right") + "."
+
+    def grouped(self) -> list[tuple[bool, str, str, str]]:
+        """:meth:`lines`, with the items that are right and have nothing to say joined into one line."""
+        lines = self.lines()
+        quiet = [target for ok, target, text, _hint in lines if ok and not text]
+        out = [line for line in lines if not (line[0] and not line[2])]
+        if quiet:
+            out.insert(0, (True, ", ".join(quiet), "", ""))
+        return out
+
+    def __str__(self) -> str:
+        out = [f"{self.title}: {self.headline()}"]
+        for ok, target, text, hint in self.grouped():
+            out.append(f"  {'✔' if ok else '✘'} {target}" + (f": {text}" if text else ""))
+            if hint:
+                out.append(f"      {hint}")
+        out += [f"  · {n}" for n in self.notes]
+        if not self.passed and self.solve_hint:
+            out.append("  " + self.solve_hint)
+        return "\n".join(out)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        colour = "#1a7f37" if self.passed else "#9a6700" if not self.error else "#cf222e"
+        rows = []
+        for ok, target, text, hint in self.grouped():
+            mark = "<span style='color:#1a7f37'>✔</span>" if ok else "<span style='color:#cf222e'>✘</span>"
+            extra = (f"<div style='margin-left:1.5em;color:#57606a'>{_code(hint)}</div>" if hint else "")
+            body = f": {_code(text)}" if text else ""
+            rows.append(f"<li style='list-style:none'>{mark} <b>{html.escape(target)}</b>{body}{extra}</li>")
+        notes = "".join(f"<li style='list-style:none;color:#57606a'>· {_code(n)}</li>" for n in self.notes)
+        solve = (f"<div style='color:#57606a'>{_code(self.solve_hint)}</div>"
+                 if not self.passed and self.solve_hint else "")
+        return (f"<div class='nslab-exercise'><div style='color:{colour}'><b>{html.escape(self.title)}</b> · "
+                f"{html.escape(self.headline())}</div><ul style='padding-left:0.5em;margin:0.3em 0'>"
+                f"{''.join(rows)}{notes}</ul>{solve}</div>")
+
+
+def _code(text: str) -> str:
+    """Escape, and show `...` spans as code."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if k % 2 else p for k, p in enumerate(parts))
+
+
+@dataclass
+class Solution:
+    """What ``solve`` did: the commands, each changed or already so."""
+
+    title: str
+    commands: list[tuple[str, bool]]
+    lang: str
+    notes: list[str] = field(default_factory=list)
+    error: str = ""
+
+    def __str__(self) -> str:
+        already = tr("already so", self.lang)
+        out = [self.title + ":" + ((" " + self.error) if self.error else "")]
+        out += [f"  {'+' if changed else '='} {cmd}" + ("" if changed else f"   ({already})")
+                for cmd, changed in self.commands]
+        out += [f"  · {n}" for n in self.notes]
+        return "\n".join(out)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        already = html.escape(tr("already so", self.lang))
+        rows = "".join(f"<div><code>{html.escape(c)}</code>{'' if ch else f' <i>({already})</i>'}</div>"
+                       for c, ch in self.commands)
+        notes = "".join(f"<div style='color:#57606a'>· {_code(n)}</div>" for n in self.notes)
+        err = f"<div style='color:#cf222e'>{html.escape(self.error)}</div>" if self.error else ""
+        return f"<div class='nslab-solution'><b>{html.escape(self.title)}</b>{err}{rows}{notes}</div>"
+
+
+# --- names of one exercise topology ------------------------------------------------------------
+
+def exercise_topology(spec: str | Topology, lab: str | None = None) -> Topology:
+    """The topology with its names prefixed by ``lab`` (a unique lab per student or test)."""
+    topo = spec if isinstance(spec, Topology) else load_topology(spec)
+    if not lab:
+        return topo
+    netns = topo.netns_naming if "{lab}" in topo.netns_naming else "{lab}-" + topo.netns_naming
+    container = topo.container_naming if "{lab}" in topo.container_naming else "{lab}-" + topo.container_naming
+    return replace(topo.renamed(lab), netns_naming=netns, container_naming=container)
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    """One link of the figure, in the words a command needs."""
+
+    a_node: str
+    a_if: str
+    a_ns: str
+    a_addr: str | None
+    b_node: str
+    b_if: str
+    b_ns: str
+    b_addr: str | None
+
+
+class Exercise:
+    """The live exercises of one notebook (one topology, one backend, one language)."""
+
+    def __init__(self, topology: str | Topology, backend: str = "auto", lab: str | None = None,
+                 image: str | None = None, lang: str = "es", points: dict[str, float] | None = None):
+        self.lang = lang
+        self.topology = exercise_topology(topology, lab or os.environ.get("NSLAB_LAB") or None)
+        self.backend = _choose(backend)
+        self.lxd = self.backend == "lxd"
+        self.image = image or DEFAULT_IMAGE
+        self._ladder = HintLadder()  # the checker's: idea, shape of the command, exact command
+        self._last: dict[str, StepResult] = {}
+        self.steps: dict[str, tuple[str, Callable[[], list[Item]], Callable[[], Solution] | None, str]] = {}
+        self._register()
+
+    # --- facts -----------------------------------------------------------------------------------
+    def _t(self, msgid: str) -> str:
+        return tr(msgid, self.lang)
+
+    @property
+    def nodes(self) -> list[str]:
+        return list(self.topology.node_names)
+
+    def netns(self, node: str) -> str:
+        return self.topology.netns_name(node)
+
+    def _handle(self, node: str) -> NodeHandle:
+        """Where the node's namespace is, by the name the activity gives it (whoever made it)."""
+        return NodeHandle(node, self.netns(node), nsfs.netns_path(self.netns(node)))
+
+    def container(self, node: str) -> str:
+        return self.topology.container_name(node)
+
+    @property
+    def routers(self) -> list[str]:
+        return [n.name for n in self.topology.nodes if n.forwarding]
+
+    @property
+    def links(self) -> list[LinkPlan]:
+        return [LinkPlan(l.a.node, l.a.ifname, self.netns(l.a.node), str(l.a.address) if l.a.address else None,
+                         l.b.node, l.b.ifname, self.netns(l.b.node), str(l.b.address) if l.b.address else None)
+                for l in self.topology.links]
+
+    def routes(self, node: str) -> list[tuple[str, str]]:
+        """(destination, gateway) of the figure's routes of ``node``: one solution that works."""
+        return [("default" if r.is_default else str(r.dst), str(r.via)) for r in self.topology.node(node).routes]
+
+    def names(self) -> dict[str, str]:
+        """Node -> the name its container (LXD) or namespace has in this notebook."""
+        return {n: (self.container(n) if self.lxd else self.netns(n)) for n in self.nodes}
+
+    def plan(self) -> "_Table":
+        """The addressing plan of the topology: each link's ends, interfaces and addresses, with the names
+        of this notebook."""
+        head = [self._t("link"), self._t("node"), self._t("interface"), self._t("address"),
+                self._t("network namespace")]
+        rows = []
+        for k, l in enumerate(self.links, 1):
+            for node, ifname, ns, addr in ((l.a_node, l.a_if, l.a_ns, l.a_addr), (l.b_node, l.b_if, l.b_ns, l.b_addr)):
+                kind = self._t("router") if node in self.routers else self._t("host")
+                rows.append([str(k), f"{node} ({kind})", ifname, addr or self._t("your choice"), ns])
+        return _Table(head, rows)
+
+    def _repr_html_(self) -> str:
+        mode = (self._t("Backend: LXD. Every node is a container; name its network namespace with a symlink in "
+                        "/var/run/netns.") if self.lxd else
+                self._t("Backend: plain network namespaces (LXD is not available here, or not chosen). Where the "
+                        "activity launches a container, create a named network namespace instead: `ip netns add NAME`."))
+        rows = "".join(f"<tr><td>{html.escape(n)}</td><td><code>{html.escape(self.container(n))}</code></td>"
+                       f"<td><code>{html.escape(self.netns(n))}</code></td></tr>" for n in self.nodes)
+        head = (f"<tr><th>{html.escape(self._t('node'))}</th><th>{html.escape(self._t('container'))}</th>"
+                f"<th>{html.escape(self._t('network namespace'))}</th></tr>")
+        return f"<div class='nslab-exercise'><div>{_code(mode)}</div><table>{head}{rows}</table></div>"
+
+    def __str__(self) -> str:
+        mode = "LXD" if self.lxd else "netns"
+        return f"{self.topology.name} ({mode}): " + ", ".join(
+            f"{n} = {self.container(n) if self.lxd else self.netns(n)}" for n in self.nodes)
+
+    __repr__ = __str__
+
+    # --- the cells -------------------------------------------------------------------------------
+    def check(self, step: str) -> StepResult:
+        """Read the live state for one step; say what is right, what is missing and a hint."""
+        title = step
+        try:
+            section, items_fn, _solve, title = self._step(step)
+            items = items_fn()
+        except _Unknown as exc:
+            return StepResult(step, step, [], self.lang, error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - a student never sees a traceback
+            return StepResult(step, title, [], self.lang, error=self._problem(exc))
+        report = self._ladder.apply(CheckReport(self.topology.name, list(items), self.lang, hint_level=1))
+        result = StepResult(step, title, report.items, self.lang, report.levels)
+        if step == "2.pid" and not self.lxd:
+            result.notes.append(self._t("without LXD there is no container init: nothing to find here"))
+        if not result.passed:
+            result.solve_hint = self._t("Stuck? `ex.solve(\"{step}\")` does this step for you and shows its "
+                                        "commands.").format(step=step)
+        if step.endswith("ping") and not result.passed and len(self.nodes) > 2:
+            bad = next((i for i in items if not i.ok and " -> " in i.target), None)
+            if bad is not None:
+                src, dst = bad.target.split(" -> ")
+                result.notes.append(self._t("Why does a ping fail? `ex.explain(\"{src}\", \"{dst}\")` follows the "
+                                            "packet hop by hop.").format(src=src, dst=dst))
+        self._last[step] = result
+        return result
+
+    def solve(self, step: str) -> Solution:
+        """Do one step for the student (only what is missing) and show the commands."""
+        title = step
+        try:
+            _section, _items, solve_fn, title = self._step(step)
+            if solve_fn is None:
+                return Solution(title, [], self.lang, [self._t("Nothing to do here: this step only looks.")])
+            solution = solve_fn()
+            solution.title = self._t("Solved for you") + f": {title}"
+            return solution
+        except _Unknown as exc:
+            return Solution(step, [], self.lang, error=str(exc))
+        except Exception as exc:  # noqa: BLE001
+            return Solution(title, [], self.lang, error=self._problem(exc))
+
+    def grade(self, section: str, points: float) -> float:
+        """nbgrader's points for a section: ``points`` times the share of its items that are right.
+
+        Shows what is missing; returns the number (an autograded cell's output is its score)."""
+        from IPython.display import display
+        results = []
+        for step, (sec, _items, _solve, _title) in self.steps.items():
+            if sec == section:
+                results.append(self.check(step))
+        ok = sum(r.counts()[0] for r in results)
+        total = sum(r.counts()[1] for r in results)
+        if any(r.error for r in results):
+            total = max(total, 1)
+        score = round(points * ok / total, 2) if total else 0.0
+        summary = StepResult(f"grade-{section}", self._t("Section {section}: {score} of {points} points").format(
+            section=section, score=_num(score), points=_num(points)), [i for r in results for i in r.items],
+            self.lang, {i.key: 3 for r in results for i in r.items})
+        try:
+            display(summary)
+        except Exception:  # noqa: BLE001 - outside IPython
+            print(summary)
+        return score
+
+    def explain(self, source: str, destination: str) -> Any:
+        """Why ``source`` can or cannot reach ``destination``, hop by hop (the kernel's own lookups)."""
+        try:
+            backend = get_backend("netns")
+            view = backend.kernel_view(self.topology, backend.read_state(self.topology))
+            return explain_path(self.topology, view, source, destination, self.lang)
+        except Exception as exc:  # noqa: BLE001
+            return _Message(self._problem(exc))
+
+    def terminal(self, node: str) -> Any:
+        """How to open a shell inside ``node`` (a Lab's ``lab.terminal(node)`` opens one in the notebook)."""
+        how = (f"lxc exec {self.container(node)} -- sh" if self.lxd else f"ip netns exec {self.netns(node)} sh")
+        return _Message(self._t("Open a terminal in JupyterLab (File > New > Terminal) and run: `{command}`")
+                        .format(command=how))
+
+    def processes(self, node: str | None = None) -> "_Message":
+        """``ps faxu`` cut to what matters: the host's first processes and the container's init with its
+        descendants, each with the inode of its network namespace."""
+        try:
+            node = node or self.nodes[0]
+            procs = processes()
+            host = nsfs.host_netns_inode()
+            pid = self._init_pid(node)
+            if pid is None:
+                keep = procs[:6]
+                note = (self._t("{node} has no processes yet: without LXD its namespace is empty until something "
+                                "runs in it (`ip netns exec {netns} ...`).").format(node=node, netns=self.netns(node))
+                        if not self.lxd else
+                        self._t("There is no running container {container} yet: launch it first.")
+                        .format(container=self.container(node)))
+            else:
+                by_pid = {p.pid: p for p in procs}
+                chain, p = [], by_pid.get(pid)
+                while p is not None and p.ppid in by_pid:
+                    p = by_pid[p.ppid]
+                    chain.append(p.pid)
+                start = next((i for i, q in enumerate(procs) if q.pid == pid), 0)
+                end = start + 1
+                while end < len(procs) and procs[end].depth > procs[start].depth:
+                    end += 1
+                keep = procs[:3] + [q for q in procs if q.pid in chain[:2]] + procs[start:end]
+                note = self._t("The container's init is PID {pid}; its network namespace is {inode}, the host's is "
+                               "{host}.").format(pid=pid, inode=by_pid[pid].netns, host=host)
+            seen, rows = set(), []
+            for q in keep:
+                if q.pid not in seen:
+                    seen.add(q.pid)
+                    rows.append(q)
+            return _Message(ps_faxu(rows) + "\n...\n" + note, pre=True)
+        except Exception as exc:  # noqa: BLE001
+            return _Message(self._problem(exc))
+
+    def finish(self) -> "_Message":
+        """The notebook's last cell.  Under nbgrader's autograder it removes this exercise's containers
+        and names, so that the next submission starts from nothing; otherwise it says how to."""
+        if os.environ.get("NBGRADER_EXECUTION") == "autograde" or os.environ.get("NSLAB_EXERCISE_TEARDOWN") == "1":
+            return self.teardown()
+        commands = self._teardown_commands()
+        return _Message(self._t("Your lab stays up so that you can go on looking at it. To remove it:") + "\n"
+                        + "\n".join(commands), pre=True)
+
+    def teardown(self) -> "_Message":
+        """Remove this exercise's containers, namespace names and host veth ends (by their names)."""
+        done = []
+        try:
+            done = self._remove_all()
+        except Exception as exc:  # noqa: BLE001
+            return _Message(self._problem(exc))
+        return _Message(self._t("Removed:") + "\n" + ("\n".join(done) if done else "-"), pre=True)
+
+    # --- internals ------------------------------------------------------------------------------
+    def _step(self, step: str):
+        if step not in self.steps:
+            raise _Unknown(self._t("There is no step '{step}' here; the steps are: {steps}").format(
+                step=step, steps=", ".join(self.steps)))
+        return self.steps[step]
+
+    def _problem(self, exc: BaseException) -> str:
+        if isinstance(exc, NslabError):
+            return str(exc)
+        if isinstance(exc, PermissionError):
+            return self._t("This needs root privileges: open the notebook with the Python 3 (nslab) kernel.")
+        last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+        where = f" ({last[0].name})" if last else ""
+        return f"{type(exc).__name__}: {exc}{where}"
+
+    def _register(self) -> None:
+        topo = self.topology
+        names = set(topo.node_names)
+        if len(topo.links) == 1 and len(names) == 2:  # two-containers: sections 2 and 3
+            first, second = topo.node_names
+            self.steps["2.launch"] = ("2", lambda: self._node_items([first], "2", name=False), lambda: self._solve_nodes([first]),
+                                      self._t("Launch the container"))
+            self.steps["2.pid"] = ("2", lambda: self._pid_items(first), lambda: self._solve_pid(first),
+                                   self._t("The PID of its init"))
+            self.steps["2.name"] = ("2", lambda: self._node_items([first], "2", launch=False),
+                                    lambda: self._solve_nodes([first]), self._t("A name for its network namespace"))
+            self.steps["3.launch"] = ("3", lambda: self._node_items([first, second], "3"),
+                                      lambda: self._solve_nodes([first, second]), self._t("Two containers, named"))
+            self.steps["3.veth"] = ("3", self._veth_items, self._solve_veth, self._t("The veth pair"))
+            self.steps["3.move"] = ("3", self._move_items, self._solve_move, self._t("Each end in its container"))
+            self.steps["3.addresses"] = ("3", self._address_items, self._solve_addresses,
+                                         self._t("An address on each end"))
+            self.steps["3.ping"] = ("3", self._ping_items, self._solve_addresses, self._t("Ping across"))
+        else:  # Figure 1: section 4
+            self.steps["4.nodes"] = ("4", lambda: self._node_items(self.nodes, "4"), lambda: self._solve_nodes(self.nodes),
+                                     self._t("Every node a container"))
+            for section, title in (("links", "Every link a veth pair"), ("addresses", "The addressing plan"),
+                                   ("forwarding", "Routers forward"), ("routes", "Routes that work"),
+                                   ("reachability", "Everyone reaches everyone")):
+                key = "4.ping" if section == "reachability" else f"4.{section}"
+                self.steps[key] = ("4", (lambda s=section: self._checker_items(s)),
+                                   (lambda s=section: self._solve_figure(s)) if section != "reachability" else
+                                   (lambda: self._solve_figure("routes")), self._t(title))
+
+    # --- nodes (sections 2, 3, 4) ----------------------------------------------------------------
+    def _init_pid(self, node: str) -> int | None:
+        if not self.lxd:
+            return None
+        return init_pids().get(self.container(node))
+
+    def _container_status(self, name: str) -> str | None:
+        from pylxd.exceptions import NotFound
+        try:
+            return connect().instances.get(name).status
+        except NotFound:
+            return None
+
+    def _node_items(self, nodes: list[str], section: str, launch: bool = True, name: bool = True) -> list[Item]:
+        items: list[Item] = []
+        host = nsfs.host_netns_inode()
+        for node in nodes:
+            ns, path = self.netns(node), nsfs.netns_path(self.netns(node))
+            pid = self._init_pid(node)
+            if self.lxd and launch:
+                c = self.container(node)
+                if pid is not None:
+                    items.append(item(section, c, True, self._t("the container {c} is running (its init is PID {pid})")
+                                      .format(c=c, pid=pid)))
+                else:
+                    status = self._container_status(c)
+                    if status is None:
+                        items.append(item(section, c, False, missing=self._t("there is no container {c}").format(c=c),
+                                          hints=(self._t("Launch a container with LXD, from the image {image}.")
+                                                 .format(image=self.image),
+                                                 "lxc launch IMAGE NAME", f"lxc launch {self.image} {c}")))
+                    else:
+                        items.append(item(section, c, False, missing=self._t("{c} exists but is not running ({status})")
+                                          .format(c=c, status=status),
+                                          hints=(self._t("Start it."), "lxc start NAME", f"lxc start {c}")))
+            if not name and not (not self.lxd and launch):
+                continue
+            if not self.lxd:
+                inode = nsfs.name_inode(ns)
+                if inode is not None and inode != host:
+                    items.append(item(section, ns, True, self._t("the network namespace {ns} exists").format(ns=ns)))
+                else:
+                    items.append(item(section, ns, False, missing=self._t("there is no network namespace {ns}")
+                                      .format(ns=ns),
+                                      hints=(self._t("Without LXD a node is a named network namespace."),
+                                             "ip netns add NAME", f"ip netns add {ns}")))
+                continue
+            target = f"/proc/{pid or 'PID'}/ns/net"
+            exact = f"mkdir -p {nsfs.NETNS_RUN_DIR}\nln -sf {target} {path}"
+            hints = (self._t("Name the container's network namespace: a symbolic link in {dir} to the "
+                             "/proc/<PID>/ns/net of its init (PID from `lxc info {c}`).")
+                     .format(dir=nsfs.NETNS_RUN_DIR, c=self.container(node)),
+                     "mkdir -p /var/run/netns; ln -sf /proc/PID/ns/net /var/run/netns/NAME", exact)
+            if not os.path.isdir(nsfs.NETNS_RUN_DIR):
+                items.append(item(section, ns, False, missing=self._t("the folder {dir} does not exist yet")
+                                  .format(dir=nsfs.NETNS_RUN_DIR), hints=hints))
+            elif not os.path.lexists(path):
+                items.append(item(section, ns, False, missing=self._t("there is no name {path} yet").format(path=path),
+                                  hints=hints))
+            else:
+                try:
+                    inode = os.stat(path).st_ino
+                except OSError:
+                    inode = None
+                want = _netns_inode(pid) if pid is not None else None
+                where = os.readlink(path) if os.path.islink(path) else self._t("a namespace of its own")
+                if inode is None:
+                    items.append(item(section, ns, False, missing=self._t("{path} points to {where}, which no longer "
+                                      "exists (the container restarted?)").format(path=path, where=where), hints=hints))
+                elif want is None:
+                    items.append(item(section, ns, False, missing=self._t("{path} exists, but its container is not "
+                                      "running").format(path=path), hints=hints))
+                elif inode != want:
+                    items.append(item(section, ns, False, missing=self._t("{path} points to {where}, which is not the "
+                                      "network namespace of {c}").format(path=path, where=where, c=self.container(node)),
+                                      hints=hints))
+                else:
+                    items.append(item(section, ns, True, self._t("{path} -> {where}: the network namespace of {c}")
+                                      .format(path=path, where=where, c=self.container(node))))
+        return items
+
+    def _solve_nodes(self, nodes: list[str]) -> Solution:
+        commands: list[tuple[str, bool]] = []
+        notes: list[str] = []
+        if not self.lxd:
+            todo = [n for n in nodes if nsfs.name_inode(self.netns(n)) is None]
+            for n in nodes:
+                commands.append((f"ip netns add {self.netns(n)}", n in todo))
+            if todo:
+                nsfs.ensure_run_dir()
+
+                def make() -> None:
+                    for n in todo:
+                        fd = nsfs.unshare_net()
+                        try:
+                            nsfs.bind_name(fd, self.netns(n))
+                        finally:
+                            os.close(fd)
+                fanout.in_thread(make, name="nslab:exercise")
+            return Solution("", commands, self.lang, notes)
+        client = connect()
+        ensure_image(client, self.image)
+        for n in nodes:
+            c = self.container(n)
+            status = self._container_status(c)
+            if status is None:
+                inst = client.instances.create({"name": c, "source": {"type": "image", "alias": self.image}}, wait=True)
+                inst.start(wait=True)
+            elif status != "Running":
+                client.instances.get(c).start(wait=True)
+            commands.append((f"lxc launch {self.image} {c}", status != "Running"))
+        nsfs.ensure_run_dir()
+        for n in nodes:
+            c, path = self.container(n), nsfs.netns_path(self.netns(n))
+            pid = self._wait_pid(n)
+            commands.append((f"lxc info {c} | grep PID", False))
+            target = f"/proc/{pid}/ns/net"
+            right = os.path.islink(path) and os.readlink(path) == target
+            if not right:
+                if os.path.lexists(path):
+                    os.unlink(path)
+                os.symlink(target, path)
+            commands.append((f"mkdir -p {nsfs.NETNS_RUN_DIR}", False))
+            commands.append((f"ln -sf {target} {path}", not right))
+        return Solution("", commands, self.lang, notes)
+
+    def _wait_pid(self, node: str, timeout: float = 10.0) -> int:
+        end = time.monotonic() + timeout
+        while True:
+            pid = self._init_pid(node)
+            if pid is not None or time.monotonic() > end:
+                break
+            time.sleep(0.1)
+        if pid is None:
+            raise NslabError(self._t("the container {c} did not start").format(c=self.container(node)))
+        return pid
+
+    def _pid_items(self, node: str) -> list[Item]:
+        from IPython import get_ipython
+        shell = get_ipython()
+        given = shell.user_ns.get("pid") if shell is not None else None
+        c = self.container(node)
+        if not self.lxd:
+            return []  # nothing to find: check() says why
+        pid = self._init_pid(node)
+        hints = (self._t("`lxc info {c}` shows the PID of the container's init.").format(c=c),
+                 "lxc info NAME   →   pid = ...", f"lxc info {c}\npid = {pid or '...'}")
+        if pid is None:
+            return [item("2", "pid", False, missing=self._t("launch the container first"), hints=hints)]
+        try:
+            value = int(str(given).strip()) if given is not None else None
+        except ValueError:
+            value = None
+        if value is None:
+            return [item("2", "pid", False, missing=self._t("write the init's PID into the variable pid (pid = ...)"),
+                         hints=hints)]
+        if value != pid:
+            return [item("2", "pid", False, missing=self._t("{value} is not the PID of the init of {c}")
+                         .format(value=value, c=c), hints=hints)]
+        inode, host = _netns_inode(pid), nsfs.host_netns_inode()
+        return [item("2", "pid", True, self._t("PID {pid} is the init of {c}: /proc/{pid}/ns/net is net:[{inode}], "
+                                               "the host's is net:[{host}]").format(pid=pid, c=c, inode=inode, host=host))]
+
+    def _solve_pid(self, node: str) -> Solution:
+        from IPython import get_ipython
+        if not self.lxd:
+            return Solution("", [], self.lang, [self._t("without LXD there is no container init: nothing to find here")])
+        solution = self._solve_nodes([node]) if self._init_pid(node) is None else Solution("", [], self.lang)
+        pid = self._wait_pid(node)
+        shell = get_ipython()
+        if shell is not None:
+            shell.user_ns["pid"] = pid
+        solution.commands += [(f"lxc info {self.container(node)} | grep PID", False), (f"pid = {pid}", True),
+                              (f"ls -l /proc/{pid}/ns/net", False)]
+        return solution
+
+    # --- section 3: the veth pair ----------------------------------------------------------------
+    def _pair(self):
+        link = self.topology.links[0]
+        return link.a, link.b
+
+    def _host_links(self) -> dict[str, dict[str, Any]]:
+        """The host's interfaces named like the pair's ends (read only)."""
+        a, b = self._pair()
+
+        def read() -> dict[str, dict[str, Any]]:
+            out = {}
+            with IPRoute() as ipr:
+                for link in ipr.get_links():
+                    name = link.get("IFLA_IFNAME")
+                    if name in (a.ifname, b.ifname):
+                        out[name] = {"kind": link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND"), "index": link["index"],
+                                     "peer_index": link.get("IFLA_LINK"), "netnsid": link.get("IFLA_LINK_NETNSID")}
+            return out
+        return fanout.in_thread(read, name="nslab:exercise-read")
+
+    def _state(self):
+        handles = {n: self._handle(n) for n in self.nodes}
+        present = {n: h for n, h in handles.items() if nsfs.name_inode(h.netns) not in (None, nsfs.host_netns_inode())}
+        state = read_lab_state(self.topology.name, present)
+        return state
+
+    def _where(self, ifname: str, state, host: dict) -> list[str]:
+        places = [n for n, s in state.nodes.items() if s.exists and s.interface(ifname) is not None]
+        if ifname in host:
+            places.append("host")
+        return places
+
+    def _veth_items(self) -> list[Item]:
+        a, b = self._pair()
+        state, host = self._state(), self._host_links()
+        exact = f"ip link add {a.ifname} type veth peer name {b.ifname}"
+        hints = (self._t("Create the pair on the host: one command names both ends."),
+                 "ip link add NAME1 type veth peer name NAME2", exact)
+        target = f"{a.ifname} - {b.ifname}"
+        if a.ifname in host and b.ifname in host:
+            ha, hb = host[a.ifname], host[b.ifname]
+            if ha["kind"] == "veth" and ha["peer_index"] == hb["index"] and ha["netnsid"] is None:
+                return [item("3", target, True, self._t("{a} and {b} are a veth pair, on the host for now")
+                             .format(a=a.ifname, b=b.ifname))]
+            return [item("3", target, False, missing=self._t("{a} and {b} are on the host but are not one veth pair")
+                         .format(a=a.ifname, b=b.ifname), hints=(hints[0], hints[1], f"ip link del {a.ifname}\n"
+                                                                 f"ip link del {b.ifname}\n{exact}"))]
+        where_a, where_b = self._where(a.ifname, state, host), self._where(b.ifname, state, host)
+        ends = [(n, s.interface(i)) for n, s in state.nodes.items() if s.exists
+                for i in (a.ifname, b.ifname) if s.interface(i) is not None]
+        veth_ok = [e for _n, e in ends if e.kind == "veth"]
+        if where_a and where_b and len(veth_ok) + sum(host.get(i, {}).get("kind") == "veth"
+                                                      for i in (a.ifname, b.ifname)) >= 2:
+            return [item("3", target, True, self._t("{a} and {b} are a veth pair").format(a=a.ifname, b=b.ifname))]
+        if not where_a and not where_b:
+            return [item("3", target, False, missing=self._t("there is no {a} or {b} yet").format(a=a.ifname, b=b.ifname),
+                         hints=hints)]
+        gone = b.ifname if where_a else a.ifname
+        return [item("3", target, False, missing=self._t("{gone} does not exist (a veth is made in pairs: create both "
+                     "ends in one command)").format(gone=gone), hints=hints)]
+
+    def _move_items(self) -> list[Item]:
+        a, b = self._pair()
+        state, host = self._state(), self._host_links()
+        items = []
+        for end, other in ((a, b), (b, a)):
+            ns = self.netns(end.node)
+            target = f"{end.ifname} → {ns}"
+            exact = f"ip link set dev {end.ifname} netns {ns}"
+            hints = (self._t("Move each end into its container's network namespace."),
+                     "ip link set dev IFACE netns NETNS", exact)
+            s = state.nodes.get(end.node)
+            iface = s.interface(end.ifname) if s is not None and s.exists else None
+            if s is None or not s.exists:
+                items.append(item("3", target, False, missing=self._t("there is no network namespace {ns} yet")
+                                  .format(ns=ns), hints=hints))
+            elif iface is not None and iface.kind == "veth" and iface.peer == f"{other.node}:{other.ifname}":
+                items.append(item("3", target, True, self._t("{i} is in {ns}, paired with {peer}")
+                                  .format(i=end.ifname, ns=ns, peer=f"{self.netns(other.node)}:{other.ifname}")))
+            elif iface is not None and iface.kind == "veth" and iface.peer is None and end.ifname not in host:
+                items.append(item("3", target, True, self._t("{i} is in {ns}").format(i=end.ifname, ns=ns)))
+            elif iface is not None:
+                items.append(item("3", target, False, missing=self._t("{i} is in {ns} but is not the veth paired with "
+                                  "{peer}").format(i=end.ifname, ns=ns, peer=other.ifname), hints=hints))
+            elif end.ifname in host:
+                items.append(item("3", target, False, missing=self._t("{i} is still on the host").format(i=end.ifname),
+                                  hints=hints))
+            else:
+                elsewhere = self._where(end.ifname, state, host)
+                what = (self._t("{i} is in {where}, not in {ns}").format(i=end.ifname, ns=ns,
+                                                                          where=", ".join(self.netns(w) for w in elsewhere))
+                        if elsewhere else self._t("there is no {i} yet").format(i=end.ifname))
+                fix = (f"ip -n {self.netns(elsewhere[0])} link set dev {end.ifname} netns {ns}" if elsewhere else exact)
+                items.append(item("3", target, False, missing=what, hints=(hints[0], hints[1], fix)))
+        return items
+
+    def _ends(self):
+        a, b = self._pair()
+        state = self._state()
+        out = []
+        for end in (a, b):
+            s = state.nodes.get(end.node)
+            iface = s.interface(end.ifname) if s is not None and s.exists else None
+            out.append((end, iface))
+        return out
+
+    def _address_items(self) -> list[Item]:
+        (a, ia), (b, ib) = self._ends()
+        items = []
+        nets_a = [ipaddress.IPv4Interface(x) for x in (ia.addresses if ia else ())]
+        nets_b = [ipaddress.IPv4Interface(x) for x in (ib.addresses if ib else ())]
+        for end, iface, mine, theirs in ((a, ia, nets_a, nets_b), (b, ib, nets_b, nets_a)):
+            ns = self.netns(end.node)
+            target = f"{ns}:{end.ifname}"
+            suggestion = _suggest(end.address, mine, theirs, end is a)
+            exact = f"ip netns exec {ns} ip addr add {suggestion} dev {end.ifname}\nip netns exec {ns} ip link set {end.ifname} up"
+            hints = (self._t("Give both ends addresses of one subnet, of your choice (for example {a} and {b}), and "
+                             "bring them up.").format(a=_suggest(a.address, [], [], True), b=_suggest(b.address, [], [], False)),
+                     "ip netns exec NETNS ip addr add ADDRESS/PREFIX dev IFACE; ip netns exec NETNS ip link set IFACE up",
+                     exact)
+            if iface is None:
+                items.append(item("3", target, False, missing=self._t("{i} is not in {ns} yet (previous step)")
+                                  .format(i=end.ifname, ns=ns), hints=hints))
+                continue
+            if not mine:
+                items.append(item("3", target, False, missing=self._t("{target} has no IPv4 address").format(target=target),
+                                  hints=hints))
+                continue
+            shared = [m for m in mine for t in theirs if m.network == t.network and m.ip != t.ip]
+            clash = [m for m in mine for t in theirs if m.ip == t.ip]
+            have = ", ".join(str(m) for m in mine)
+            if clash:
+                items.append(item("3", target, False, missing=self._t("{target} has {have}: the same address as the "
+                                  "other end").format(target=target, have=have), hints=hints))
+            elif theirs and not shared:
+                items.append(item("3", target, False, missing=self._t("{target} has {have}, in another subnet than "
+                                  "the other end ({other})").format(target=target, have=have,
+                                                                     other=", ".join(str(t) for t in theirs)),
+                                  hints=hints))
+            elif not iface.up:
+                items.append(item("3", target, False, self._t("{target} has {have}").format(target=target, have=have),
+                                  self._t("{target} is down").format(target=target),
+                                  hints=(hints[0], "ip netns exec NETNS ip link set IFACE up",
+                                         f"ip netns exec {ns} ip link set {end.ifname} up")))
+            else:
+                items.append(item("3", target, True, self._t("{target} has {have} and is up")
+                                  .format(target=target, have=have) if theirs else
+                                  self._t("{target} has {have} and is up (the other end still needs one)")
+                                  .format(target=target, have=have)))
+        return items
+
+    def _solve_veth(self) -> Solution:
+        a, b = self._pair()
+        host = self._host_links()
+        state = self._state()
+        if self._where(a.ifname, state, host) or self._where(b.ifname, state, host):
+            return Solution("", [(f"ip link add {a.ifname} type veth peer name {b.ifname}", False)], self.lang)
+
+        def make() -> None:
+            with IPRoute() as ipr:
+                ipr.link("add", ifname=a.ifname, kind="veth", peer=b.ifname)
+        fanout.in_thread(make, name="nslab:exercise")
+        return Solution("", [(f"ip link add {a.ifname} type veth peer name {b.ifname}", True)], self.lang)
+
+    def _solve_move(self) -> Solution:
+        a, b = self._pair()
+        if self._node_problem([a.node, b.node]):
+            return self._node_problem([a.node, b.node])
+        host = self._host_links()
+        state = self._state()
+        commands: list[tuple[str, bool]] = []
+        if not self._where(a.ifname, state, host) and not self._where(b.ifname, state, host):
+            commands += self._solve_veth().commands
+            host = self._host_links()
+        moves = [(end, host[end.ifname]["index"]) for end in (a, b) if end.ifname in host]
+
+        def move() -> None:
+            with IPRoute() as ipr:
+                for end, index in moves:
+                    fd = os.open(nsfs.netns_path(self.netns(end.node)), os.O_RDONLY | os.O_CLOEXEC)
+                    try:
+                        ipr.link("set", index=index, net_ns_fd=fd)
+                    finally:
+                        os.close(fd)
+        if moves:
+            fanout.in_thread(move, name="nslab:exercise")
+        moved = {end.ifname for end, _ in moves}
+        for end in (a, b):
+            commands.append((f"ip link set dev {end.ifname} netns {self.netns(end.node)}", end.ifname in moved))
+        return Solution("", commands, self.lang)
+
+    def _node_problem(self, nodes: list[str]) -> Solution | None:
+        missing = [n for n in nodes if nsfs.name_inode(self.netns(n)) in (None, nsfs.host_netns_inode())]
+        if missing:
+            return Solution("", [], self.lang, error=self._t("first the earlier steps: {ns} does not exist yet "
+                                                              "(`ex.solve(\"3.launch\")`)").format(ns=self.netns(missing[0])))
+        return None
+
+    def _solve_addresses(self) -> Solution:
+        (a, ia), (b, ib) = self._ends()
+        commands: list[tuple[str, bool]] = []
+        if ia is None or ib is None:
+            moved = self._solve_move()
+            if moved.error:
+                return moved
+            commands += moved.commands
+            (a, ia), (b, ib) = self._ends()
+        nets_a = [ipaddress.IPv4Interface(x) for x in ia.addresses]
+        nets_b = [ipaddress.IPv4Interface(x) for x in ib.addresses]
+        want = {}
+        if not any(m.network == t.network and m.ip != t.ip for m in nets_a for t in nets_b):
+            first = ipaddress.IPv4Interface(_suggest(a.address, nets_a, nets_b, True)) if not nets_a else nets_a[0]
+            want[a.node] = first
+            want[b.node] = ipaddress.IPv4Interface(_suggest(b.address, nets_b, [first], False))
+        plan = {}
+        for end in (a, b):
+            plan[end.node] = self._handle(end.node)
+        results = netconf.for_each_netns(plan, lambda ns, node: netconf.converge(
+            ns, lo=True, ends=[(a.ifname if node == a.node else b.ifname, want.get(node))]))
+        for node in (a.node, b.node):
+            for step in results[node]:
+                commands.append((_ip_netns_exec(step.command), step.changed))
+        return Solution("", commands, self.lang)
+
+    def _ping_items(self) -> list[Item]:
+        (a, ia), (b, ib) = self._ends()
+        addr = {a.node: [x.split("/")[0] for x in (ia.addresses if ia else ())],
+                b.node: [x.split("/")[0] for x in (ib.addresses if ib else ())]}
+        items = []
+        hint_idea = self._t("Both ends need an address of one subnet, and both up (previous step).")
+        for src, dst in ((a, b), (b, a)):
+            target = f"{self.netns(src.node)} -> {self.netns(dst.node)}"
+            if not addr[dst.node] or (src.node == a.node and ia is None) or (src.node == b.node and ib is None):
+                items.append(item("3", target, False, missing=self._t("nothing to ping yet: {i} has no address")
+                                  .format(i=f"{self.netns(dst.node)}:{dst.ifname}"),
+                                  hints=(hint_idea, "ex.check(\"3.addresses\")", "ex.solve(\"3.addresses\")")))
+                continue
+            ip = addr[dst.node][0]
+            handles = {src.node: self._handle(src.node)}
+            matrix = ping_matrix(self.topology.name, handles, {src.node: [(dst.node, ip)]}, 1.0)
+            ok = all(p.ok for p in matrix.probes)
+            cmd = f"ip netns exec {self.netns(src.node)} ping -c 1 {ip}"
+            items.append(item("3", target, ok, self._t("`{cmd}` answers").format(cmd=cmd) if ok else "",
+                              "" if ok else self._t("`{cmd}` gets no answer").format(cmd=cmd),
+                              hints=(hint_idea, "ip netns exec NETNS ip addr; ip netns exec NETNS ip link", cmd)))
+        return items
+
+    # --- section 4: Figure 1 ---------------------------------------------------------------------
+    def _checker_items(self, section: str) -> list[Item]:
+        """The checker's items of one section, graded by outcome, in this notebook's language and backend."""
+        return checker.check(self.topology, [section], backend=self.backend, lang=self.lang).items
+
+    def _solve_figure(self, stage: str) -> Solution:
+        order = ["nodes", "links", "addresses", "forwarding", "routes"]
+        commands: list[tuple[str, bool]] = []
+        for s in order[: order.index(stage) + 1]:
+            if s == "nodes":
+                commands += self._solve_nodes(self.nodes).commands
+                continue
+            plan = {n: self._handle(n) for n in self.nodes}
+            topo = self.topology
+            if s == "links":
+                wanted: dict[str, list] = {}
+                for l in topo.links:
+                    wanted.setdefault(l.a.node, []).append((l.a.ifname, self._handle(l.b.node), l.b.ifname))
+                done = netconf.for_each_netns({n: plan[n] for n in wanted}, lambda ns, n: netconf.veths(ns, wanted[n]))
+            elif s == "addresses":
+                done = netconf.for_each_netns(plan, lambda ns, n: netconf.converge(
+                    ns, lo=True, ends=[(e.ifname, e.address) for e in topo.endpoints_of(n)]))
+            elif s == "forwarding":
+                done = netconf.for_each_netns(plan, lambda ns, n: [netconf.forwarding(ns, topo.node(n).forwarding)])
+            else:
+                done = netconf.for_each_netns({n: plan[n] for n in self.nodes if topo.node(n).routes},
+                                              lambda ns, n: netconf.converge(ns, wanted_routes=list(topo.node(n).routes)))
+            for n in self.nodes:
+                for step in done.get(n, []):
+                    commands.append((step.command, step.changed))
+        return Solution("", commands, self.lang)
+
+    # --- removing ----------------------------------------------------------------------------
+    def _teardown_commands(self) -> list[str]:
+        out = []
+        if self.lxd:
+            out.append("lxc delete --force " + " ".join(self.container(n) for n in self.nodes))
+            out.append("rm -f " + " ".join(nsfs.netns_path(self.netns(n)) for n in self.nodes))
+        else:
+            out += [f"ip netns del {self.netns(n)}" for n in self.nodes]
+        return out
+
+    def _remove_all(self) -> list[str]:
+        done = []
+        if len(self.topology.links) == 1:  # the pair may still be on the host
+            host = self._host_links()
+            if host:
+                def delete() -> None:
+                    with IPRoute() as ipr:
+                        for name, info in host.items():
+                            if info["kind"] == "veth":
+                                try:
+                                    ipr.link("del", index=info["index"])
+                                except Exception:  # noqa: BLE001 - its peer took it
+                                    pass
+                fanout.in_thread(delete, name="nslab:exercise")
+                done += [f"ip link del {name}" for name in host]
+        if self.lxd:
+            from pylxd.exceptions import NotFound
+            client = connect()
+            for n in self.nodes:
+                c = self.container(n)
+                try:
+                    inst = client.instances.get(c)
+                except NotFound:
+                    continue
+                if inst.status == "Running":
+                    inst.stop(force=True, wait=True)
+                inst.delete(wait=True)
+                done.append(f"lxc delete --force {c}")
+            for n in self.nodes:
+                path = nsfs.netns_path(self.netns(n))
+                if os.path.islink(path):
+                    os.unlink(path)
+                    done.append(f"rm {path}")
+        for n in self.nodes:  # plain names (ip netns add), also under LXD if the student made some
+            name = self.netns(n)
+            path = nsfs.netns_path(name)
+            if os.path.lexists(path) and not os.path.islink(path):
+                nsfs.unbind_name(name)
+                done.append(f"ip netns del {name}")
+        return done
+
+
+class _Table:
+    def __init__(self, head: list[str], rows: list[list[str]]):
+        self.head, self.rows = head, rows
+
+    def __str__(self) -> str:
+        widths = [max(len(str(r[i])) for r in [self.head, *self.rows]) for i in range(len(self.head))]
+        return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [self.head, *self.rows])
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.head)
+        rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in self.rows)
+        return f"<table class='nslab-plan'><tr>{head}</tr>{rows}</table>"
+
+
+def ps_tree(netns: int | None, context: int = 3) -> str:
+    """``ps faxu`` cut to what matters: the first host processes, then every process of network namespace
+    ``netns`` with the processes it hangs from (LXD's monitor), each with its netns inode."""
+    procs = processes()
+    by_pid = {p.pid: p for p in procs}
+    inside = [p for p in procs if netns is not None and p.netns == netns]
+    keep = {p.pid for p in procs[:context]}
+    for p in inside:
+        keep.add(p.pid)
+        parent = by_pid.get(p.ppid)
+        while parent is not None and parent.pid not in keep:
+            keep.add(parent.pid)
+            parent = by_pid.get(parent.ppid)
+    lines = ps_faxu([p for p in procs if p.pid in keep]).splitlines()
+    if len(lines) > context + 1:
+        lines.insert(context + 1, "...")
+    return "\n".join(lines)
+
+
+class _Unknown(Exception):
+    pass
+
+
+class _Message:
+    def __init__(self, text: str, pre: bool = False):
+        self.text, self.pre = text, pre
+
+    def __str__(self) -> str:
+        return self.text
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        if self.pre:
+            return f"<pre>{html.escape(self.text)}</pre>"
+        return f"<div>{_code(self.text)}</div>"
+
+
+def _netns_inode(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def _suggest(default, mine, theirs, first: bool) -> str:
+    """An address for one end: the topology's own, or one in the subnet the other end already uses."""
+    if theirs:
+        t = theirs[0]
+        for host in t.network.hosts():
+            if host != t.ip:
+                return f"{host}/{t.network.prefixlen}"
+    if mine:
+        return str(mine[0])
+    if default is not None:
+        return str(default)
+    return "192.168.100.1/24" if first else "192.168.100.2/24"
+
+
+def _ip_netns_exec(command: str) -> str:
+    """``ip -n NS rest`` as the activity writes it: ``ip netns exec NS ip rest``."""
+    m = re.match(r"^ip -n (\S+) (.*)$", command)
+    return f"ip netns exec {m.group(1)} ip {m.group(2)}" if m else command
+
+
+def _choose(backend: str) -> str:
+    if backend in ("lxd", "netns"):
+        return backend
+    chosen = pick()
+    return chosen if chosen in ("lxd", "netns") else "netns"
+
+
+def start(topology: str, backend: str = "auto", lab: str | None = None, image: str | None = None,
+          lang: str = "es") -> Exercise:
+    """The exercises of one notebook.  Shows the names it uses and the backend.
+
+    Under nbgrader's autograder (``NBGRADER_EXECUTION=autograde``) it first removes what an earlier
+    submission may have left under these names, so that no student is graded on another's lab;
+    ``$NSLAB_LAB`` and ``$NSLAB_BACKEND`` then choose the names and the backend for the whole run."""
+    if backend == "auto":
+        backend = os.environ.get("NSLAB_BACKEND") or "auto"
+    set_language(lang)  # the checker's, explain's and the widgets' messages follow the notebook
+    exercise = Exercise(topology, backend, lab, image, lang)
+    if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+        exercise.teardown()
+    return exercise
+
+
+__all__ = ["Exercise", "Item", "Solution", "StepResult", "exercise_topology", "start", "tr"]
