@@ -13,6 +13,7 @@
 # Zero to JupyterHub 4.x runs JupyterHub 5), NSLAB_IMAGE_STORAGE=system (use the host's
 # containers storage instead of a private one under the work folder).
 set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "nslab-image: run as root: debootstrap and chroot need it (sudo $0)" >&2; exit 1; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 WORK=${NSLAB_IMAGE_WORK:-/var/tmp/nslab-image}
@@ -28,7 +29,6 @@ PACKAGES=python3,python3-venv,iproute2,iputils-ping,procps,ca-certificates,graph
 say() { echo "nslab-image: $*"; }
 die() { echo "nslab-image: $*" >&2; exit 1; }
 
-[ "$(id -u)" = 0 ] || die "run as root: debootstrap and chroot need it (sudo $0)"
 BUILDAH=(buildah)
 if [ "${NSLAB_IMAGE_STORAGE:-private}" != system ]; then
   BUILDAH=(buildah --root "$WORK/storage" --runroot "$WORK/run" --storage-driver vfs)

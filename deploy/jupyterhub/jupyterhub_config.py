@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner
@@ -73,23 +73,19 @@ class NslabSpawner(LocalProcessSpawner):
 
 
 def copy_course_notebooks(spawner) -> None:
-    """~/nslab/{es,en}/: the course notebooks, copied once; a student's own edits are kept."""
+    """~/nslab/{es,en}/: the course notebooks, copied once; a student's own edits are kept.
+
+    The copy runs as the student (never as root inside a folder the student controls, where a
+    symlink could send root's writes anywhere)."""
     src = PREFIX / "notebooks"
     if not src.is_dir():
         return
     user = pwd.getpwnam(spawner.user.name)
-    dest_root = Path(user.pw_dir) / "nslab"
-    for path in sorted(src.rglob("*")):
-        dest = dest_root / path.relative_to(src)
-        if path.is_dir() or dest.exists():
-            continue
-        for folder in [*reversed(dest.parent.relative_to(user.pw_dir).parents), dest.parent.relative_to(user.pw_dir)]:
-            target = Path(user.pw_dir) / folder
-            if not target.exists():
-                target.mkdir(mode=0o755)
-                os.chown(target, user.pw_uid, user.pw_gid)
-        shutil.copyfile(path, dest)
-        os.chown(dest, user.pw_uid, user.pw_gid)
+    done = subprocess.run(["/bin/sh", "-c", 'mkdir -p "$HOME/nslab" && cp -R -n "$1/." "$HOME/nslab/"', "sh", str(src)],
+                          user=user.pw_uid, group=user.pw_gid, extra_groups=[], cwd=user.pw_dir,
+                          env={"HOME": user.pw_dir, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    if done.returncode != 0:
+        spawner.log.warning("copying the course notebooks for %s failed: %s", user.pw_name, done.stderr.strip())
 
 
 # --- addresses ---------------------------------------------------------------------------------

@@ -160,6 +160,12 @@ def figure1_notebook(lab: str) -> nbformat.NotebookNode:
             break
     else:
         raise AssertionError("the Figure 1 notebook has no parameters cell")
+    # one cell of the test's own at the end: the result the test reads back (the lab is kept up)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import json as _json\n"
+        "_matrix, _check = lab.ping_matrix(), lab.check()\n"
+        "print('NSLAB_RESULT', _json.dumps({'reachable': _matrix.reachable, 'failed': _matrix.failed, "
+        "'pairs': len(_matrix.pairs), 'probes': len(_matrix.probes), 'check_failed': len(_check.failed)}))"))
     return nb
 
 
@@ -242,8 +248,14 @@ def test_three_students_same_lab_name_each_in_their_own_sandbox(class_hub):
         assert s.name + ":exception" not in results, results[s.name + ":exception"]
         assert results[s.name]["reachable"] is True and results[s.name]["failed"] == [], results[s.name]
         assert results[s.name]["pairs"] == 42
+        assert results[s.name]["check_failed"] == 0, results[s.name]  # lab.check(): everything right
         assert results[s.name + ":errors"] == 0, f"{s.name}'s notebook shows a traceback"
     assert not {n for n in host_netns() if n.startswith(lab)}, "a student's netns appeared in the host's /run/netns"
+    for s in students:  # the course notebooks were copied into ~/nslab, as the student
+        course = Path(s.pw.pw_dir) / "nslab"
+        assert {p.name for p in course.iterdir()} == {"es", "en"}
+        assert all(p.stat().st_uid == s.pw.pw_uid for p in [course, *course.rglob("*")])
+        assert len(list((course / "es").glob("*.ipynb"))) == len(list((NOTEBOOKS / "es").glob("*.ipynb")))
 
     # each sees only their own lab: one lab, its own namespaces (different netns inodes per student)
     inodes = {}
