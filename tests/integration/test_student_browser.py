@@ -5,7 +5,6 @@ checks again, and they turn green.  Screenshots go to test-artifacts/student-bro
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -104,7 +103,6 @@ def test_a_student_fills_in_the_veth_exercise_in_chromium(jupyter):
             first.screenshot(path=str(SHOTS / "check-empty.png"))
 
             # the student types the activity's commands into the first two empty cells and runs them
-            empty = page.locator(".jp-Notebook .jp-CodeCell").filter(has_not_text="ex.")
             typed = [f"!ip netns add {ns1}\n!ip netns add {ns2}", "!ip link add v-1a type veth peer name v-1b"]
             cells = page.locator(".jp-Notebook .jp-CodeCell")
             targets = []
@@ -130,6 +128,5 @@ def test_a_student_fills_in_the_veth_exercise_in_chromium(jupyter):
             shot.screenshot(
                 path=str(SHOTS / "check-done.png"))
             page.screenshot(path=str(SHOTS / "notebook.png"), full_page=True)
-            assert empty.count() >= 1
         finally:
             browser.close()
