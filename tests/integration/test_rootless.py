@@ -309,7 +309,7 @@ def test_auto_picks_netns_for_a_student_and_says_why(students):
                     "with contextlib.redirect_stdout(out):\n    chosen = session.choose_backend('auto')\n"
                     "print(chosen, out.getvalue(), english_leaks(out.getvalue(), lang='es'))")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("netns No eres root") and "equivale a ser root" in proc.stdout
+    assert proc.stdout.startswith("netns No es usted root") and "equivale a ser root" in proc.stdout
     assert proc.stdout.rstrip().endswith("[]")  # no English left
 
     # a process that already runs threads (a Jupyter kernel started outside the sandbox) cannot enter:
