@@ -148,7 +148,8 @@ class NetlinkMonitor:
         return self
 
     def stop(self) -> None:
-        """Close every socket; the callback is not called again."""
+        """Close every socket; the callback is not called again.  Never waits on a loop that is
+        not running (so it is safe in atexit hooks, after the kernel's loop has stopped)."""
         if not self._running:
             return
         self._running = False
@@ -166,12 +167,16 @@ class NetlinkMonitor:
                 if self._own_thread is not None:
                     self.loop.stop()  # type: ignore[union-attr]
 
-        if self._on_loop_thread():
+        loop = self.loop
+        if self._on_loop_thread() or loop is None or loop.is_closed() or not loop.is_running():
+            # Nothing runs the loop (a kernel exiting: its loop has stopped before atexit runs
+            # lab.down()), so closing here is safe; queueing the close and waiting for it would
+            # wait for ever, and a kernel killed before its atexit hooks end leaves its lab behind.
             close()
         else:
-            self.loop.call_soon_threadsafe(close)  # type: ignore[union-attr]
+            loop.call_soon_threadsafe(close)
             done.wait(5)
-            if self._own_thread is not None:
+            if self._own_thread is not None and self._own_thread is not threading.current_thread():
                 self._own_thread.join(5)
 
     def __enter__(self) -> "NetlinkMonitor":

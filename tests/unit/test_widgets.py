@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -377,3 +378,27 @@ def test_running_a_cell_again_closes_what_its_earlier_run_made(monkeypatch):
     again.close()
     other.close()
     assert lab.watchers == []
+
+
+@pytest.mark.parametrize("closed", [False, True])
+def test_the_monitor_stops_at_once_when_the_kernels_loop_has_stopped(closed):
+    """A kernel exits: its loop stops, then atexit's lab.down() stops the monitor that TopologyView started on
+    that loop.  stop() must close at once, never wait for a loop nobody runs (the kernel was killed, its lab left)."""
+    import asyncio
+
+    from nslab_kernel.kernel.monitor import NetlinkMonitor
+
+    loop = asyncio.new_event_loop()
+
+    async def start():
+        return NetlinkMonitor({}, lambda changes: None).start()
+
+    monitor = loop.run_until_complete(start())
+    assert monitor.loop is loop and monitor._rescan_handle is not None
+    if closed:
+        loop.close()
+    began = time.monotonic()
+    monitor.stop()
+    assert time.monotonic() - began < 1
+    assert not monitor.running and monitor._rescan_handle.cancelled()
+    loop.close()
