@@ -2,17 +2,17 @@
 # Installs everything nslab needs on a Debian/Ubuntu machine, idempotently:
 # system packages, a virtual environment with nslab in it, and a running,
 # initialised LXD with nslab's offline image.  Safe to run again: each part
-# that is already so is skipped.  Run as root (sudo).
+# that is already so is skipped.  Run as root (sudo) once per machine; after
+# that a normal user can run it in a clone of their own: it then checks the
+# system packages, makes the user's virtual environment and their kernel
+# (labs in their own sandbox), and leaves LXD alone (LXD is root-equivalent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VENV=${NSLAB_VENV:-$ROOT/.venv}
 log() { printf '[nslab install] %s\n' "$*"; }
-
-if [ "$(id -u)" != 0 ]; then
-  echo "install.sh needs root: run it with sudo" >&2
-  exit 1
-fi
+AS_ROOT=1
+[ "$(id -u)" = 0 ] || AS_ROOT=0
 
 # --- system packages ---------------------------------------------------------------------
 PKGS=(iproute2 util-linux procps iputils-ping graphviz busybox-static python3 python3-venv python3-pip chromium git)
@@ -28,6 +28,10 @@ if ! command -v lxc >/dev/null 2>&1 || ! command -v lxd >/dev/null 2>&1; then
   dpkg -s lxd >/dev/null 2>&1 || missing+=(lxd)
   dpkg -s lxd-client >/dev/null 2>&1 || missing+=(lxd-client)
 fi
+if [ ${#missing[@]} -gt 0 ] && [ $AS_ROOT = 0 ]; then
+  echo "install.sh: the system packages ${missing[*]} are missing; install them once as root: sudo ./scripts/install.sh" >&2
+  exit 1
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing system packages: ${missing[*]}"
   apt-get update -qq
@@ -35,7 +39,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 bench_missing=()
 for p in "${BENCH_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || bench_missing+=("$p"); done
-if [ ${#bench_missing[@]} -gt 0 ]; then
+if [ ${#bench_missing[@]} -gt 0 ] && [ $AS_ROOT = 1 ]; then
   log "installing benchmark peers: ${bench_missing[*]}"
   [ ${#missing[@]} -gt 0 ] || apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${bench_missing[@]}" >/dev/null
@@ -43,7 +47,7 @@ fi
 
 hub_missing=()
 for p in "${HUB_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || hub_missing+=("$p"); done
-if [ ${#hub_missing[@]} -gt 0 ]; then
+if [ ${#hub_missing[@]} -gt 0 ] && [ $AS_ROOT = 1 ]; then
   log "installing the class server's tools: ${hub_missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${hub_missing[@]}" >/dev/null
@@ -66,6 +70,13 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   "$VENV/bin/python" -c "import nslab_kernel, nslab_widgets, pyroute2, pylxd, papermill, playwright" 
   echo "$want" > "$stamp"
 fi
+if [ $AS_ROOT = 0 ]; then
+  # A normal user: their kernel runs in their own sandbox; LXD is not for them (root-equivalent).
+  "$VENV/bin/nslab" kernelspec install --quiet
+  "$VENV/bin/nslab" doctor || log "nslab doctor reports a problem above: labs may be simulated on this machine"
+  log "ready (as $(id -un): labs live in your own sandbox; LXD stays root's)"
+  exit 0
+fi
 # Make `nslab` available on PATH for students and instructors.
 ln -sf "$VENV/bin/nslab" /usr/local/bin/nslab
 
@@ -73,7 +84,7 @@ ln -sf "$VENV/bin/nslab" /usr/local/bin/nslab
 "$ROOT/scripts/lxd-start.sh"
 "$VENV/bin/nslab" image --quiet
 
-# --- Jupyter kernel with the privileges to create namespaces -------------------------------------
+# --- Jupyter kernel: for root a plain kernel, for a normal user their own sandbox ------------------------
 if "$VENV/bin/python" -c "import jupyter_client" 2>/dev/null; then
   "$VENV/bin/nslab" kernelspec install --quiet
 fi
