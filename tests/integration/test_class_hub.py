@@ -194,6 +194,12 @@ def run_in_browser(hub: dict, student: Student, lab: str, results: dict) -> None
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.goto(f"{url}/hub/login", wait_until="domcontentloaded")
+                if student.name.endswith("1"):  # a wrong password is refused: PAM really checks it
+                    page.fill("#username_input", student.name)
+                    page.fill("#password_input", "not-" + student.password)
+                    page.click("#login_submit")
+                    page.wait_for_selector("text=Invalid username or password", timeout=60_000)
+                    results[student.name + ":refused"] = "/hub/login" in page.url
                 page.fill("#username_input", student.name)
                 page.fill("#password_input", student.password)
                 page.screenshot(path=str(SHOTS / f"{student.name}-login.png"))
@@ -248,6 +254,7 @@ def test_three_students_same_lab_name_each_in_their_own_sandbox(class_hub):
         assert s.name + ":exception" not in results, results[s.name + ":exception"]
         assert results[s.name]["reachable"] is True and results[s.name]["failed"] == [], results[s.name]
         assert results[s.name]["pairs"] == 42
+        assert results.get(s.name + ":refused", True), "a wrong password got in"
         assert results[s.name]["check_failed"] == 0, results[s.name]  # lab.check(): everything right
         assert results[s.name + ":errors"] == 0, f"{s.name}'s notebook shows a traceback"
     assert not {n for n in host_netns() if n.startswith(lab)}, "a student's netns appeared in the host's /run/netns"
