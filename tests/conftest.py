@@ -83,3 +83,19 @@ def unique():
     def make(tag: str = "") -> str:
         return f"t{SESSION}{tag}{uuid.uuid4().hex[:4]}"
     return make
+
+
+@pytest.fixture
+def private_state(tmp_path, monkeypatch):
+    """A private nslab state dir; afterwards its labs are taken down through their own records.
+
+    Unlike conftest's ``state``, never the LXD orphan sweep of ``cleanup()``: on a shared daemon
+    that would remove other people's containers (their records live in other state dirs)."""
+    folder = tmp_path / "state"
+    monkeypatch.setenv("NSLAB_STATE_DIR", str(folder))
+    yield folder
+    if IS_ROOT and (folder / "labs").exists():
+        nslab_kernel.cleanup(lxd=False)
+        left = list((folder / "labs").glob("*.jsonl"))
+        assert not left, f"records left after cleanup: {left}"
+

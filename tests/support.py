@@ -98,22 +98,6 @@ def topologies(draw):
     return {"name": "diff", "nodes": nodes, "links": links}
 
 
-@pytest.fixture
-def private_state(tmp_path, monkeypatch):
-    """A private nslab state dir; afterwards its labs are taken down through their own records.
-
-    Unlike conftest's ``state``, never the LXD orphan sweep of ``cleanup()``: on a shared daemon
-    that would remove other people's containers (their records live in other state dirs)."""
-    folder = tmp_path / "state"
-    monkeypatch.setenv("NSLAB_STATE_DIR", str(folder))
-    yield folder
-    if IS_ROOT and (folder / "labs").exists():
-        from nslab_kernel import cleanup
-        cleanup(lxd=False)
-        left = list((folder / "labs").glob("*.jsonl"))
-        assert not left, f"records left after cleanup: {left}"
-
-
 def notebook_build():
     """notebooks/build.py as a module (the one source of every notebook, and of the tests' probe cells)."""
     import importlib.util

@@ -28,7 +28,7 @@ from typing import Sequence
 from nslab_kernel.core.state import LabState
 from nslab_kernel.model.topology import Topology
 
-from .text import _
+from .text import N_, _, plural
 
 # Okabe-Ito
 BLACK, ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILLION, PURPLE = (
@@ -461,17 +461,18 @@ def summary_text(model: GraphModel) -> str:
     c = model.counts
     parts = []
     if c["missing"]:
-        parts.append(_("{n} nodes missing").format(n=c["missing"]))
+        parts.append(plural(c["missing"], N_("1 node missing"), N_("{n} nodes missing")))
     if c["ghost"]:
-        parts.append(_("{n} links missing").format(n=c["ghost"]))
+        parts.append(plural(c["ghost"], N_("1 link missing"), N_("{n} links missing")))
     if c["wrong"]:
-        parts.append(_("{n} links with a problem").format(n=c["wrong"]))
+        parts.append(plural(c["wrong"], N_("1 link with a problem"), N_("{n} links with a problem")))
     if c["forwarding"]:
-        parts.append(_("{n} nodes with the wrong forwarding").format(n=c["forwarding"]))
+        parts.append(plural(c["forwarding"], N_("1 node with the wrong forwarding"),
+                            N_("{n} nodes with the wrong forwarding")))
     if c["todo"]:
-        parts.append(_("{n} still to configure").format(n=c["todo"]))
+        parts.append(plural(c["todo"], N_("1 still to configure"), N_("{n} still to configure")))
     if c["extra"]:
-        parts.append(_("{n} links not in the target").format(n=c["extra"]))
+        parts.append(plural(c["extra"], N_("1 link not in the target"), N_("{n} links not in the target")))
     if not parts:
         return "✓ " + _("as in the target")
     only_todo = not (c["missing"] or c["ghost"] or c["wrong"] or c["forwarding"] or c["extra"])

@@ -18,7 +18,7 @@ from nslab_kernel.core.state import LabState
 from nslab_kernel.kernel.procs import NetnsName, Process, host_netns, netns_names, processes
 
 from .base import LabLike, guarded
-from .text import N_, _
+from .text import N_, _, plural
 
 CONTAINER_ROOT = 100000  # LXD's default map: uid 0 in a container is uid 100000 on the host
 
@@ -34,7 +34,7 @@ def _user(user: str) -> str:
 def _uid_note(procs: list[Process]) -> str:
     if not any(p.user.isdigit() and int(p.user) >= CONTAINER_ROOT for p in procs):
         return ""
-    return ("<p class='nslab-uid-note'>ⓘ " + html.escape(_(
+    return ("<p class='nslab-uid-note'>" + html.escape(_(
         "uid 100000 is the container's root: LXD maps the users of an unprivileged container to other uids on "
         "the host (root, uid 0 inside, is uid 100000 outside), so a process that is root in the container has no "
         "privileges on the host.")) + "</p>")
@@ -63,7 +63,7 @@ def _group_html(procs: list[Process], names: list[NetnsName], host: int, labels:
                                                                                    + p.command[:100]) for p in group)
         cls = "host" if ino == host else "other"
         out.append(f"<details class='nslab-netns {cls}' data-inode='{ino}' {'open' if ino != host else ''}>"
-                   f"<summary><b>{title}</b> — {html.escape(_('{n} processes').format(n=len(group)))}</summary>"
+                   f"<summary><b>{title}</b> — {html.escape(plural(len(group), N_('1 process'), N_('{n} processes')))}</summary>"
                    f"{_uid_note(group) if ino != host else ''}<pre>{lines}</pre></details>")
     return "".join(out)
 

@@ -20,7 +20,7 @@ import ipywidgets as w
 from nslab_kernel.core.results import FAILED, OK, PARTIAL, Pair, PingMatrix
 
 from .base import LabLike, error_html, guarded
-from .text import N_, _, get_language
+from .text import N_, _, get_language, plural
 from .topology_view import TopologyView
 
 # Okabe-Ito: bluish green, orange, vermillion; text colour chosen for contrast on each
@@ -153,8 +153,9 @@ class PingMatrixView(w.VBox):
         if graph is None:
             graph = topo is not None
         if graph and topo is not None:
-            self.graph = TopologyView(lab, topology=topo, compact=True) if lab is not None \
-                else TopologyView(None, topology=topo, live=False, compact=True)
+            # the lab as it was when the matrix was probed (not live: a matrix and its graph always agree)
+            self.graph = TopologyView(lab, topology=topo, state=self._state_now(), live=False, compact=True,
+                                      caption=_("the lab when it was probed") if lab is not None else None)
         top = [self.button] if lab is not None else []
         children = top + ([self.graph] if self.graph is not None else []) + [self.legend, self.grid, self.message,
                                                                              self.details]
@@ -164,6 +165,12 @@ class PingMatrixView(w.VBox):
             self.draw()
         elif run and lab is not None:
             self.run()
+
+    def _state_now(self) -> Any:
+        try:
+            return self.lab.state() if self.lab is not None else None
+        except Exception:  # noqa: BLE001 - the graph then shows the target alone
+            return None
 
     @classmethod
     def from_dict(cls, data: dict, topology: Any = None) -> "PingMatrixView":
@@ -180,6 +187,9 @@ class PingMatrixView(w.VBox):
             self.button.description = _("Probing…")
             try:
                 self.matrix = self.lab.ping_matrix()  # type: ignore[union-attr]
+                if self.graph is not None:
+                    self.graph.state = self._state_now()
+                    self.graph.redraw()
             finally:
                 self.button.disabled = False
                 self.button.description = _("Ping matrix")
@@ -220,7 +230,8 @@ class PingMatrixView(w.VBox):
         text = _("{ok} of {total} probes answered, in {elapsed}").format(ok=ok, total=len(m.probes), elapsed=m.elapsed)
         unexpected = sum(1 for c in self.cells.values() if "nslab-unexpected" in c._dom_classes)
         if unexpected:
-            text += " · " + _("{n} cells marked ! differ from what is expected at this point").format(n=unexpected)
+            text += " · " + plural(unexpected, N_("1 cell marked ! differs from what is expected at this point"),
+                                   N_("{n} cells marked ! differ from what is expected at this point"))
         self.message.value = f"<span>{html.escape(text)}</span>"
 
     def _cell(self, pair: Pair) -> w.Button:

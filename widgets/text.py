@@ -80,6 +80,11 @@ def _(message: str, lang: str | None = None) -> str:
     return _fallback(message, lang)
 
 
+def plural(n: int, one: str, many: str) -> str:
+    """``one`` (for 1) or ``many`` (with ``{n}``), translated and filled in: ``plural(n, N_("1 link"), N_("{n} links"))``."""
+    return _(one) if n == 1 else _(many).format(n=n)
+
+
 def N_(message: str) -> str:
     """Mark for extraction only."""
     return message
@@ -96,4 +101,4 @@ def msgids(source: str) -> list[str]:
 
 
 Translate = Callable[[str], str]
-__all__ = ["N_", "_", "get_language", "msgids"]
+__all__ = ["N_", "_", "get_language", "msgids", "plural"]

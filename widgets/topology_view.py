@@ -31,13 +31,14 @@ class TopologyView(w.VBox):
     """The topology graph.  ``TopologyView(lab)`` follows the live state; ``from_state`` draws a saved one."""
 
     def __init__(self, lab: LabLike | None = None, topology: Topology | None = None, state: LabState | None = None,
-                 live: bool = True, compact: bool = False):
+                 live: bool = True, compact: bool = False, caption: str | None = None):
         self.lab = lab
         self.topology = topology if topology is not None else lab.topology  # type: ignore[union-attr]
         self.state = state
         self.path: PathOverlay | None = None
         self.live = bool(live and lab is not None)
         self.compact = compact
+        self.caption = caption
         self.terminal_area = w.VBox()
         self._unwatch = None
         self._closed = False
@@ -141,6 +142,8 @@ class TopologyView(w.VBox):
             summary = "<span class='nslab-live' title='{}'>● {}</span> · ".format(
                 html.escape(_("redrawn when the kernel changes, also by !ip commands")), html.escape(_("live"))) \
                 + html.escape(summary)
+        elif self.caption:
+            summary = f"<i>{html.escape(self.caption)}</i> · {html.escape(summary)}"
         else:
             summary = html.escape(summary)
         self.summary.value = f"<span style='font-size:12px;white-space:nowrap'>{summary}</span>"

@@ -437,14 +437,16 @@ class _Grader:
             if os.path.lexists(path):  # a file, or a link to something that is not (or no longer) a netns
                 target = os.readlink(path) if os.path.islink(path) else path
                 return (_("{path} exists but is not a network namespace ({target})").format(path=path, target=target),
-                        [commands.remove(path), commands.netns_add(ns)], "ip netns add NAME")
-            return (_("there is no network namespace '{ns}'").format(ns=ns), [commands.netns_add(ns)], "ip netns add NAME")
+                        [commands.remove(path), commands.netns_add(ns)], commands.netns_add("NAME"))
+            return (_("there is no network namespace '{ns}'").format(ns=ns), [commands.netns_add(ns)],
+                    commands.netns_add("NAME"))
         cname = self.topo.container_name(node)
         path = nsfs.netns_path(ns)
         if self._pids is None:
             self._pids = init_pids()  # one scan of /proc for the whole check
         pid = self._pids.get(cname)
-        shape = "lxc info NAME   # PID\nmkdir -p /var/run/netns && ln -sf /proc/PID/ns/net /var/run/netns/NETNS"
+        shape = (commands.lxc_info("NAME") + "   # PID\n" + commands.then(
+            commands.netns_dir(), commands.netns_link("PID", f"{commands.NETNS_RUN_DIR}/NETNS")))
         if pid is not None:
             if os.path.islink(path):
                 target = os.readlink(path)
@@ -463,10 +465,11 @@ class _Grader:
         state = self._container_status(cname)
         if state == "stopped":
             return (_("container {c} exists but is stopped").format(c=cname),
-                    [commands.lxc_start(cname), commands.lxc_info(cname), _name_netns("<PID>", ns)], "lxc start NAME\n" + shape)
+                    [commands.lxc_start(cname), commands.lxc_info(cname), _name_netns("<PID>", ns)],
+                    commands.lxc_start("NAME") + "\n" + shape)
         return (_("there is no container {c} (and so no network namespace '{ns}')").format(c=cname, ns=ns),
                 [commands.lxc_launch(_image(self.backend), cname), commands.lxc_info(cname), _name_netns("<PID>", ns)],
-                "lxc launch IMAGE NAME\n" + shape)
+                commands.lxc_launch("IMAGE", "NAME") + "\n" + shape)
 
     def _container_status(self, cname: str) -> str:
         """'stopped' or 'missing', asking LXD only when the container does not run (a failing check)."""
@@ -537,7 +540,7 @@ class _Grader:
             create = self.create_link_commands(link)
             idea = _("A link is a veth pair: create it, then put one end in each node's namespace "
                      "with the names of the figure.")
-            shape = "ip link add NAME type veth peer name PEER\nip link set dev NAME netns NETNS"
+            shape = commands.veth_in_host("NAME", "PEER") + "\n" + commands.link_move("NAME", "NETNS")
             if ia is not None and ia.kind == "veth" and ia.peer == f"{b.node}:{b.ifname}":
                 out.append(item("links", target, True,
                                 right=_("a veth joins {a} and {b}").format(a=a, b=b), command="\n".join(create)))
@@ -549,7 +552,7 @@ class _Grader:
                                 missing=_("the veth is still in the host's namespace: {names} must be moved into "
                                           "the nodes").format(names=", ".join(e.ifname for e in in_host)),
                                 hints=(_("Move each end of the veth into its node's namespace."),
-                                       "ip link set dev NAME netns NETNS", "\n".join(moves))))
+                                       commands.link_move("NAME", "NETNS"), "\n".join(moves))))
                 continue
             missing, fix, right = self._link_problem(link, ia, ib, create)
             out.append(item("links", target, False, right=right, missing=missing, hints=(idea, shape, "\n".join(fix))))
@@ -674,7 +677,7 @@ class _Grader:
         return str(end.address) if end.address else "10.1.1.1/24"
 
     def address_shape(self) -> str:
-        shape = "ip -n NETNS addr add ADDRESS/PREFIX dev IFNAME\nip -n NETNS link set IFNAME up"
+        shape = commands.addr_add("NETNS", "ADDRESS/PREFIX", "IFNAME") + "\n" + commands.link_up("NETNS", "IFNAME")
         if self.kind == "lxd":  # the activity: "from a shell in the container, or with ip netns exec"
             shape += "\n# " + _("or from a shell in the container:") + \
                 " lxc exec CONTAINER -- ip addr add ADDRESS/PREFIX dev IFNAME"
@@ -764,7 +767,7 @@ class _Grader:
             s = self.live[node.name]
             want = node.forwarding
             cmd = commands.forwarding(self.ns(node.name), want)
-            shape = "ip netns exec NETNS sysctl -w net.ipv4.ip_forward=1|0"
+            shape = commands.forwarding("NETNS", "1|0")
             if not s.exists:
                 out.append(self.missing_node_item("forwarding", node.name, node.name))
             elif s.forwarding != want:
@@ -799,7 +802,7 @@ class _Grader:
                 cmd = commands.route(self.ns(node.name), route)
                 target = f"{node.name}: {route}"
                 idea = _("This course asks for exactly the routes of the plan.")
-                shape = "ip -n NETNS route add PREFIX via GATEWAY"
+                shape = commands.route_text("NETNS", "PREFIX", "GATEWAY")
                 got = have.get(dst)
                 if not s.exists:
                     out.append(self.missing_node_item("routes", target, node.name))
@@ -1099,12 +1102,7 @@ class _RouteGrader:
         return out
 
     def _plan_route(self, node: str, dst: str) -> Route | None:
-        ip = ipaddress.IPv4Address(dst)
-        best = None
-        for r in self.topo.node(node).routes:
-            if ip in r.dst and (best is None or r.dst.prefixlen > best.dst.prefixlen):
-                best = r
-        return best
+        return self.topo.route_for(node, dst)
 
     def _who(self, addresses: Iterable[str]) -> str:
         """Destinations by the subnet of the plan they are on: "10.0.4.0/24 (h4, r3)"."""
@@ -1133,7 +1131,8 @@ class _RouteGrader:
         solution = "; ".join(str(r) for r in plan)
         idea = (_("A router needs a route to every network it is not connected to; a host, a default route "
                   "via its router. Any routes that take every packet there and back are right."))
-        shape = "ip -n NETNS route add PREFIX via GATEWAY\nip -n NETNS route add default via GATEWAY"
+        shape = (commands.route_text("NETNS", "PREFIX", "GATEWAY") + "\n"
+                 + commands.route_text("NETNS", "default", "GATEWAY"))
         faults = self.faults[node]
         if not faults and node not in self.judged:
             return item("routes", node, False,

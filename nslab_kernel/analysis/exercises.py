@@ -20,7 +20,6 @@ from __future__ import annotations
 import html
 import ipaddress
 import os
-import re
 import time
 import traceback
 from dataclasses import dataclass, field, replace
@@ -32,6 +31,7 @@ from ..backends.auto import pick
 from ..backends.images import DEFAULT_IMAGE, ensure_image
 from ..backends.lxd import connect, init_pids
 from ..backends.registry import get_backend
+from ..core import commands as cmds  # (a local 'commands' lists a solution's steps)
 from ..core.errors import NslabError
 from ..core.i18n import _, set_language
 from ..core.state import NodeHandle
@@ -363,7 +363,7 @@ class Exercise:
 
     def terminal(self, node: str) -> Any:
         """How to open a shell inside ``node`` (a Lab's ``lab.terminal(node)`` opens one in the notebook)."""
-        how = (f"lxc exec {self.container(node)} -- sh" if self.lxd else f"ip netns exec {self.netns(node)} sh")
+        how = cmds.lxc_exec(self.container(node), "sh") if self.lxd else cmds.netns_exec(self.netns(node), "sh")
         return _Message(self._t("Open a terminal in JupyterLab (File > New > Terminal) and run: `{command}`")
                         .format(command=how))
 
@@ -497,11 +497,11 @@ class Exercise:
                         items.append(item(section, c, False, missing=self._t("there is no container {c}").format(c=c),
                                           hints=(self._t("Launch a container with LXD, from the image {image}.")
                                                  .format(image=self.image),
-                                                 "lxc launch IMAGE NAME", f"lxc launch {self.image} {c}")))
+                                                 cmds.lxc_launch("IMAGE", "NAME"), cmds.lxc_launch(self.image, c))))
                     else:
                         items.append(item(section, c, False, missing=self._t("{c} exists but is not running ({status})")
                                           .format(c=c, status=status),
-                                          hints=(self._t("Start it."), "lxc start NAME", f"lxc start {c}")))
+                                          hints=(self._t("Start it."), cmds.lxc_start("NAME"), cmds.lxc_start(c))))
             if not name and not (not self.lxd and launch):
                 continue
             if not self.lxd:
@@ -512,10 +512,10 @@ class Exercise:
                     items.append(item(section, ns, False, missing=self._t("there is no network namespace {ns}")
                                       .format(ns=ns),
                                       hints=(self._t("Without LXD a node is a named network namespace."),
-                                             "ip netns add NAME", f"ip netns add {ns}")))
+                                             cmds.netns_add("NAME"), cmds.netns_add(ns))))
                 continue
             target = f"/proc/{pid or 'PID'}/ns/net"
-            exact = f"mkdir -p {nsfs.NETNS_RUN_DIR}\nln -sf {target} {path}"
+            exact = cmds.netns_dir(nsfs.NETNS_RUN_DIR) + "\n" + cmds.netns_link(pid or "PID", path)
             hints = (self._t("Name the container's network namespace: a symbolic link in {dir} to the "
                              "/proc/<PID>/ns/net of its init (PID from `lxc info {c}`).")
                      .format(dir=nsfs.NETNS_RUN_DIR, c=self.container(node)),
@@ -531,7 +531,7 @@ class Exercise:
                     inode = os.stat(path).st_ino
                 except OSError:
                     inode = None
-                want = _netns_inode(pid) if pid is not None else None
+                want = nsfs.process_netns_inode(pid) if pid is not None else None
                 where = os.readlink(path) if os.path.islink(path) else self._t("a namespace of its own")
                 if inode is None:
                     items.append(item(section, ns, False, missing=self._t("{path} points to {where}, which no longer "
@@ -554,7 +554,7 @@ class Exercise:
         if not self.lxd:
             todo = [n for n in nodes if nsfs.name_inode(self.netns(n)) is None]
             for n in nodes:
-                commands.append((f"ip netns add {self.netns(n)}", n in todo))
+                commands.append((cmds.netns_add(self.netns(n)), n in todo))
             if todo:
                 nsfs.ensure_run_dir()
 
@@ -577,20 +577,20 @@ class Exercise:
                 inst.start(wait=True)
             elif status != "Running":
                 client.instances.get(c).start(wait=True)
-            commands.append((f"lxc launch {self.image} {c}", status != "Running"))
+            commands.append((cmds.lxc_launch(self.image, c), status != "Running"))
         nsfs.ensure_run_dir()
         for n in nodes:
             c, path = self.container(n), nsfs.netns_path(self.netns(n))
             pid = self._wait_pid(n)
-            commands.append((f"lxc info {c} | grep PID", False))
+            commands.append((cmds.lxc_info_pid(c), False))
             target = f"/proc/{pid}/ns/net"
             right = os.path.islink(path) and os.readlink(path) == target
             if not right:
                 if os.path.lexists(path):
                     os.unlink(path)
                 os.symlink(target, path)
-            commands.append((f"mkdir -p {nsfs.NETNS_RUN_DIR}", False))
-            commands.append((f"ln -sf {target} {path}", not right))
+            commands.append((cmds.netns_dir(nsfs.NETNS_RUN_DIR), False))
+            commands.append((cmds.netns_link(pid, path), not right))
         return Solution("", commands, self.lang, notes)
 
     def _wait_pid(self, node: str, timeout: float = 10.0) -> int:
@@ -613,7 +613,7 @@ class Exercise:
             return []  # nothing to find: check() says why
         pid = self._init_pid(node)
         hints = (self._t("`lxc info {c}` shows the PID of the container's init.").format(c=c),
-                 "lxc info NAME   →   pid = ...", f"lxc info {c}\npid = {pid or '...'}")
+                 cmds.lxc_info("NAME") + "   →   pid = ...", cmds.lxc_info(c) + f"\npid = {pid or '...'}")
         if pid is None:
             return [item("2", "pid", False, missing=self._t("launch the container first"), hints=hints)]
         try:
@@ -626,7 +626,7 @@ class Exercise:
         if value != pid:
             return [item("2", "pid", False, missing=self._t("{value} is not the PID of the init of {c}")
                          .format(value=value, c=c), hints=hints)]
-        inode, host = _netns_inode(pid), nsfs.host_netns_inode()
+        inode, host = nsfs.process_netns_inode(pid), nsfs.host_netns_inode()
         return [item("2", "pid", True, self._t("PID {pid} is the init of {c}: /proc/{pid}/ns/net is net:[{inode}], "
                                                "the host's is net:[{host}]").format(pid=pid, c=c, inode=inode, host=host))]
 
@@ -639,8 +639,8 @@ class Exercise:
         shell = get_ipython()
         if shell is not None:
             shell.user_ns["pid"] = pid
-        solution.commands += [(f"lxc info {self.container(node)} | grep PID", False), (f"pid = {pid}", True),
-                              (f"ls -l /proc/{pid}/ns/net", False)]
+        solution.commands += [(cmds.lxc_info_pid(self.container(node)), False), (f"pid = {pid}", True),
+                              (cmds.show_netns_link(pid), False)]
         return solution
 
     # --- section 3: the veth pair ----------------------------------------------------------------
@@ -678,9 +678,9 @@ class Exercise:
     def _veth_items(self) -> list[Item]:
         a, b = self._pair()
         state, host = self._state(), self._host_links()
-        exact = f"ip link add {a.ifname} type veth peer name {b.ifname}"
+        exact = cmds.veth_in_host(a.ifname, b.ifname)
         hints = (self._t("Create the pair on the host: one command names both ends."),
-                 "ip link add NAME1 type veth peer name NAME2", exact)
+                 cmds.veth_in_host("NAME1", "NAME2"), exact)
         target = f"{a.ifname} - {b.ifname}"
         if a.ifname in host and b.ifname in host:
             ha, hb = host[a.ifname], host[b.ifname]
@@ -688,8 +688,8 @@ class Exercise:
                 return [item("3", target, True, self._t("{a} and {b} are a veth pair, on the host for now")
                              .format(a=a.ifname, b=b.ifname))]
             return [item("3", target, False, missing=self._t("{a} and {b} are on the host but are not one veth pair")
-                         .format(a=a.ifname, b=b.ifname), hints=(hints[0], hints[1], f"ip link del {a.ifname}\n"
-                                                                 f"ip link del {b.ifname}\n{exact}"))]
+                         .format(a=a.ifname, b=b.ifname), hints=(hints[0], hints[1], "\n".join((
+                             cmds.link_del_host(a.ifname), cmds.link_del_host(b.ifname), exact))))]
         where_a, where_b = self._where(a.ifname, state, host), self._where(b.ifname, state, host)
         ends = [(n, s.interface(i)) for n, s in state.nodes.items() if s.exists
                 for i in (a.ifname, b.ifname) if s.interface(i) is not None]
@@ -711,9 +711,9 @@ class Exercise:
         for end, other in ((a, b), (b, a)):
             ns = self.netns(end.node)
             target = f"{end.ifname} → {ns}"
-            exact = f"ip link set dev {end.ifname} netns {ns}"
+            exact = cmds.link_move(end.ifname, ns)
             hints = (self._t("Move each end into its container's network namespace."),
-                     "ip link set dev IFACE netns NETNS", exact)
+                     cmds.link_move("IFACE", "NETNS"), exact)
             s = state.nodes.get(end.node)
             iface = s.interface(end.ifname) if s is not None and s.exists else None
             if s is None or not s.exists:
@@ -735,7 +735,7 @@ class Exercise:
                 what = (self._t("{i} is in {where}, not in {ns}").format(i=end.ifname, ns=ns,
                                                                           where=", ".join(self.netns(w) for w in elsewhere))
                         if elsewhere else self._t("there is no {i} yet").format(i=end.ifname))
-                fix = (f"ip -n {self.netns(elsewhere[0])} link set dev {end.ifname} netns {ns}" if elsewhere else exact)
+                fix = cmds.link_move(end.ifname, ns, self.netns(elsewhere[0])) if elsewhere else exact
                 items.append(item("3", target, False, missing=what, hints=(hints[0], hints[1], fix)))
         return items
 
@@ -758,10 +758,12 @@ class Exercise:
             ns = self.netns(end.node)
             target = f"{ns}:{end.ifname}"
             suggestion = _suggest(end.address, mine, theirs, end is a)
-            exact = f"ip netns exec {ns} ip addr add {suggestion} dev {end.ifname}\nip netns exec {ns} ip link set {end.ifname} up"
+            exact = (cmds.as_netns_exec(cmds.addr_add(ns, suggestion, end.ifname)) + "\n"
+                     + cmds.as_netns_exec(cmds.link_up(ns, end.ifname)))
             hints = (self._t("Give both ends addresses of one subnet, of your choice (for example {a} and {b}), and "
                              "bring them up.").format(a=_suggest(a.address, [], [], True), b=_suggest(b.address, [], [], False)),
-                     "ip netns exec NETNS ip addr add ADDRESS/PREFIX dev IFACE; ip netns exec NETNS ip link set IFACE up",
+                     cmds.as_netns_exec(cmds.addr_add("NETNS", "ADDRESS/PREFIX", "IFACE")) + "; "
+                     + cmds.as_netns_exec(cmds.link_up("NETNS", "IFACE")),
                      exact)
             if iface is None:
                 items.append(item("3", target, False, missing=self._t("{i} is not in {ns} yet (previous step)")
@@ -785,8 +787,8 @@ class Exercise:
             elif not iface.up:
                 items.append(item("3", target, False, self._t("{target} has {have}").format(target=target, have=have),
                                   self._t("{target} is down").format(target=target),
-                                  hints=(hints[0], "ip netns exec NETNS ip link set IFACE up",
-                                         f"ip netns exec {ns} ip link set {end.ifname} up")))
+                                  hints=(hints[0], cmds.as_netns_exec(cmds.link_up("NETNS", "IFACE")),
+                                         cmds.as_netns_exec(cmds.link_up(ns, end.ifname)))))
             else:
                 items.append(item("3", target, True, self._t("{target} has {have} and is up")
                                   .format(target=target, have=have) if theirs else
@@ -799,13 +801,13 @@ class Exercise:
         host = self._host_links()
         state = self._state()
         if self._where(a.ifname, state, host) or self._where(b.ifname, state, host):
-            return Solution("", [(f"ip link add {a.ifname} type veth peer name {b.ifname}", False)], self.lang)
+            return Solution("", [(cmds.veth_in_host(a.ifname, b.ifname), False)], self.lang)
 
         def make() -> None:
             with IPRoute() as ipr:
                 ipr.link("add", ifname=a.ifname, kind="veth", peer=b.ifname)
         fanout.in_thread(make, name="nslab:exercise")
-        return Solution("", [(f"ip link add {a.ifname} type veth peer name {b.ifname}", True)], self.lang)
+        return Solution("", [(cmds.veth_in_host(a.ifname, b.ifname), True)], self.lang)
 
     def _solve_move(self) -> Solution:
         a, b = self._pair()
@@ -831,7 +833,7 @@ class Exercise:
             fanout.in_thread(move, name="nslab:exercise")
         moved = {end.ifname for end, _ in moves}
         for end in (a, b):
-            commands.append((f"ip link set dev {end.ifname} netns {self.netns(end.node)}", end.ifname in moved))
+            commands.append((cmds.link_move(end.ifname, self.netns(end.node)), end.ifname in moved))
         return Solution("", commands, self.lang)
 
     def _node_problem(self, nodes: list[str]) -> Solution | None:
@@ -864,7 +866,7 @@ class Exercise:
             ns, lo=True, ends=[(a.ifname if node == a.node else b.ifname, want.get(node))]))
         for node in (a.node, b.node):
             for step in results[node]:
-                commands.append((_ip_netns_exec(step.command), step.changed))
+                commands.append((cmds.as_netns_exec(step.command), step.changed))
         return Solution("", commands, self.lang)
 
     def _ping_items(self) -> list[Item]:
@@ -884,10 +886,11 @@ class Exercise:
             handles = {src.node: self._handle(src.node)}
             matrix = ping_matrix(self.topology.name, handles, {src.node: [(dst.node, ip)]}, 1.0)
             ok = all(p.ok for p in matrix.probes)
-            cmd = f"ip netns exec {self.netns(src.node)} ping -c 1 {ip}"
+            cmd = cmds.ping(self.netns(src.node), ip)
             items.append(item("3", target, ok, self._t("`{cmd}` answers").format(cmd=cmd) if ok else "",
                               "" if ok else self._t("`{cmd}` gets no answer").format(cmd=cmd),
-                              hints=(hint_idea, "ip netns exec NETNS ip addr; ip netns exec NETNS ip link", cmd)))
+                              hints=(hint_idea, cmds.as_netns_exec(cmds.ip_show("NETNS", "addr")) + "; "
+                                     + cmds.as_netns_exec(cmds.ip_show("NETNS", "link")), cmd)))
         return items
 
     # --- section 4: Figure 1 ---------------------------------------------------------------------
@@ -926,10 +929,10 @@ class Exercise:
     def _teardown_commands(self) -> list[str]:
         out = []
         if self.lxd:
-            out.append("lxc delete --force " + " ".join(self.container(n) for n in self.nodes))
-            out.append("rm -f " + " ".join(nsfs.netns_path(self.netns(n)) for n in self.nodes))
+            out.append(cmds.lxc_delete(*(self.container(n) for n in self.nodes)))
+            out.append(cmds.remove(*(nsfs.netns_path(self.netns(n)) for n in self.nodes), force=True))
         else:
-            out += [f"ip netns del {self.netns(n)}" for n in self.nodes]
+            out += [cmds.netns_del(self.netns(n)) for n in self.nodes]
         return out
 
     def _remove_all(self) -> list[str]:
@@ -946,7 +949,7 @@ class Exercise:
                                 except Exception:  # noqa: BLE001 - its peer took it
                                     pass
                 fanout.in_thread(delete, name="nslab:exercise")
-                done += [f"ip link del {name}" for name in host]
+                done += [cmds.link_del_host(name) for name in host]
         if self.lxd:
             from pylxd.exceptions import NotFound
             client = connect()
@@ -959,18 +962,18 @@ class Exercise:
                 if inst.status == "Running":
                     inst.stop(force=True, wait=True)
                 inst.delete(wait=True)
-                done.append(f"lxc delete --force {c}")
+                done.append(cmds.lxc_delete(c))
             for n in self.nodes:
                 path = nsfs.netns_path(self.netns(n))
                 if os.path.islink(path):
                     os.unlink(path)
-                    done.append(f"rm {path}")
+                    done.append(cmds.remove(path))
         for n in self.nodes:  # plain names (ip netns add), also under LXD if the student made some
             name = self.netns(n)
             path = nsfs.netns_path(name)
             if os.path.lexists(path) and not os.path.islink(path):
                 nsfs.unbind_name(name)
-                done.append(f"ip netns del {name}")
+                done.append(cmds.netns_del(name))
         return done
 
 
@@ -1028,13 +1031,6 @@ class _Message:
         return f"<div>{_code(self.text)}</div>"
 
 
-def _netns_inode(pid: int) -> int | None:
-    try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino
-    except OSError:
-        return None
-
-
 def _num(x: float) -> str:
     return f"{x:g}"
 
@@ -1051,12 +1047,6 @@ def _suggest(default, mine, theirs, first: bool) -> str:
     if default is not None:
         return str(default)
     return "192.168.100.1/24" if first else "192.168.100.2/24"
-
-
-def _ip_netns_exec(command: str) -> str:
-    """``ip -n NS rest`` as the activity writes it: ``ip netns exec NS ip rest``."""
-    m = re.match(r"^ip -n (\S+) (.*)$", command)
-    return f"ip netns exec {m.group(1)} ip {m.group(2)}" if m else command
 
 
 def _choose(backend: str) -> str:

@@ -151,12 +151,7 @@ class Walker:
         return self.topo.netns_name(node)
 
     def _topology_route(self, node: str, address: str) -> Route | None:
-        ip = ipaddress.IPv4Address(address)
-        best = None
-        for r in self.topo.node(node).routes:
-            if ip in r.dst and (best is None or r.dst.prefixlen > best.dst.prefixlen):
-                best = r
-        return best
+        return self.topo.route_for(node, address)
 
     def _route_cmd(self, node: str, route: Route, verb: str = "add") -> str:
         return commands.route(self._ns(node), route, verb)

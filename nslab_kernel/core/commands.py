@@ -43,12 +43,25 @@ def netns_link(pid: int | str, path: str) -> str:
     return f"ln -sf /proc/{pid}/ns/net {path}"
 
 
-def remove(path: str) -> str:
-    return f"rm {path}"
+def remove(*paths: str, force: bool = False) -> str:
+    return f"rm {'-f ' if force else ''}{' '.join(paths)}"
+
+
+def show_netns_link(pid: int | str) -> str:
+    """The link that is a process's network namespace (what a name in /var/run/netns points to)."""
+    return f"ls -l /proc/{pid}/ns/net"
 
 
 def netns_exec(ns: str, command: str) -> str:
     return f"ip netns exec {ns} {command}"
+
+
+def as_netns_exec(command: str) -> str:
+    """``ip -n NS rest`` as the activity writes it: ``ip netns exec NS ip rest`` (other commands unchanged)."""
+    words = command.split(" ", 3)
+    if len(words) == 4 and words[:2] == ["ip", "-n"]:
+        return netns_exec(words[2], f"ip {words[3]}")
+    return command
 
 
 def nsenter_net(path: str, command: str) -> str:
@@ -68,8 +81,23 @@ def veth_in_host(ifname: str, peer_ifname: str) -> str:
     return f"ip link add {ifname} type veth peer name {peer_ifname}"
 
 
-def link_move(ifname: str, ns: str) -> str:
-    return f"ip link set dev {ifname} netns {ns}"
+def link_move(ifname: str, ns: str, from_ns: str | None = None) -> str:
+    """Move an interface into namespace ``ns`` (from the host, or from namespace ``from_ns``)."""
+    where = f"-n {from_ns} " if from_ns else ""
+    return f"ip {where}link set dev {ifname} netns {ns}"
+
+
+def link_del_host(ifname: str) -> str:
+    return f"ip link del {ifname}"
+
+
+def ip_show(ns: str, what: str) -> str:
+    """``ip -n NS addr`` / ``link`` / ``route``: what a namespace has."""
+    return f"ip -n {ns} {what}"
+
+
+def ping(ns: str, address: str, count: int = 1) -> str:
+    return netns_exec(ns, f"ping -c {count} {address}")
 
 
 def link_up(ns: str, ifname: str) -> str:
@@ -96,17 +124,21 @@ def addr_del(ns: str, address: object, ifname: str) -> str:
 
 def route(ns: str, route: RouteLike, verb: str = "add") -> str:
     """``ip -n NS route add|replace DEST via GW [dev IF]``."""
-    dev = f" dev {route.dev}" if route.dev else ""
-    return f"ip -n {ns} route {verb} {route.destination} via {route.via}{dev}"
+    return route_text(ns, route.destination, route.via, route.dev, verb)
+
+
+def route_text(ns: str, destination: str, via: object, dev: str | None = None, verb: str = "add") -> str:
+    """The same from its words (a hint's shape: ``route_text("NETNS", "PREFIX", "GATEWAY")``)."""
+    return f"ip -n {ns} route {verb} {destination} via {via}" + (f" dev {dev}" if dev else "")
 
 
 def route_del(ns: str, route: RouteLike) -> str:
     return f"ip -n {ns} route del {route.destination}"
 
 
-def forwarding(ns: str, enabled: bool) -> str:
-    """``net.ipv4.ip_forward`` is per namespace: set inside it."""
-    return netns_exec(ns, f"sysctl -w net.ipv4.ip_forward={int(enabled)}")
+def forwarding(ns: str, enabled: bool | str) -> str:
+    """``net.ipv4.ip_forward`` is per namespace: set inside it (a str value: a hint's shape, like "1|0")."""
+    return netns_exec(ns, f"sysctl -w net.ipv4.ip_forward={enabled if isinstance(enabled, str) else int(enabled)}")
 
 
 # --- LXD --------------------------------------------------------------------------------------------------
@@ -128,12 +160,16 @@ def lxc_info(container: str) -> str:
     return f"lxc info {container}"
 
 
+def lxc_info_pid(container: str) -> str:
+    return f"{lxc_info(container)} | grep PID"
+
+
 def lxc_exec(container: str, command: str) -> str:
     return f"lxc exec {container} -- {command}"
 
 
-def lxc_delete(container: str) -> str:
-    return f"lxc delete --force {container}"
+def lxc_delete(*containers: str) -> str:
+    return f"lxc delete --force {' '.join(containers)}"
 
 
 # --- nslab's own, and putting commands together -------------------------------------------------------------

@@ -44,6 +44,19 @@ def names() -> list[str]:
         return []
 
 
+def netns_inode(path: str) -> int | None:
+    """The netns inode of a netns file or a /proc/PID/ns/net link; None when it is gone or unreadable."""
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def process_netns_inode(pid: int) -> int | None:
+    """The network namespace process ``pid`` lives in (its inode), or None when it is gone."""
+    return netns_inode(f"/proc/{pid}/ns/net")
+
+
 def host_netns_inode() -> int:
     """The network namespace of the process's main thread (the host's, for nslab)."""
     return os.stat("/proc/self/ns/net").st_ino

@@ -11,7 +11,7 @@ import os
 import pwd
 from dataclasses import dataclass
 
-from .nsfs import NETNS_RUN_DIR, name_inode, names
+from .nsfs import NETNS_RUN_DIR, name_inode, names, process_netns_inode
 from .nsfs import host_netns_inode as host_netns  # section 2 reads it here (notebooks, inspector)
 
 
@@ -64,10 +64,7 @@ def processes() -> list[Process]:
             except KeyError:
                 users[uid] = str(uid)
         command = cmdline or f"[{fields.get('Name', '?').strip()}]"
-        try:
-            netns = os.stat(f"/proc/{pid}/ns/net").st_ino
-        except OSError:
-            netns = None
+        netns = process_netns_inode(pid)
         raw[pid] = (ppid, users[uid], command, netns)
     children: dict[int, list[int]] = {}
     for pid, (ppid, *_rest) in raw.items():

@@ -37,6 +37,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 from ptyprocess import PtyProcess  # the maintained pty spawner Jupyter's own terminals (terminado) use
 
 from ..core import commands
+from . import nsfs
 
 SCROLLBACK_BYTES = 256 * 1024
 CHUNK = 64 * 1024
@@ -133,11 +134,7 @@ def start_time(pid: int) -> int | None:
     return int(fields[21]) if fields else None
 
 
-def netns_inode(pid: int) -> int | None:
-    try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino
-    except OSError:
-        return None
+netns_inode = nsfs.process_netns_inode  # the namespace a process lives in
 
 
 def identify(pid: int) -> ProcessId:

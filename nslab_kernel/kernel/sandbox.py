@@ -214,6 +214,16 @@ def _write_map(path: str, text: str) -> None:
         os.close(fd)
 
 
+def _map_to_root(uid: int, gid: int) -> None:
+    """In a new user namespace: this user (and group) is root inside, and only that (no other groups)."""
+    try:
+        _write_map("/proc/self/setgroups", "deny")
+    except FileNotFoundError:
+        pass
+    _write_map("/proc/self/uid_map", f"0 {uid} 1")
+    _write_map("/proc/self/gid_map", f"0 {gid} 1")
+
+
 def _private_run() -> None:
     """Inside the new mount namespace: a tmpfs on /run with the host's entries bound back in,
     except ``netns`` (an empty folder of our own) and ``xtables.lock`` (a file of our own)."""
@@ -289,12 +299,7 @@ def _become_holder(report_fd: int) -> None:
         os.setsid()
         uid, gid = os.geteuid(), os.getegid()
         _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare(CLONE_NEWUSER|CLONE_NEWNS)")
-        try:
-            _write_map("/proc/self/setgroups", "deny")
-        except FileNotFoundError:
-            pass
-        _write_map("/proc/self/uid_map", f"0 {uid} 1")
-        _write_map("/proc/self/gid_map", f"0 {gid} 1")
+        _map_to_root(uid, gid)
         _private_run()
         os.chdir("/")
         os.write(report_fd, b"ok\n")
@@ -407,12 +412,7 @@ def try_userns() -> tuple[str, int]:
             uid, gid = os.geteuid(), os.getegid()
             _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare")
             step = "uid_map"
-            try:
-                _write_map("/proc/self/setgroups", "deny")
-            except FileNotFoundError:
-                pass
-            _write_map("/proc/self/uid_map", f"0 {uid} 1")
-            _write_map("/proc/self/gid_map", f"0 {gid} 1")
+            _map_to_root(uid, gid)
             step = "mount"
             _mount(None, "/", None, MS_REC | MS_SLAVE)
             _mount("nslab", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755")

@@ -298,12 +298,7 @@ class Lab:
         n = self.topology.node(node)
         if enabled is None or enabled == n.forwarding:
             return self._apply("set forwarding", [node], [], ("forwarding",))
-        report = Report(f"set forwarding {node}")
-        with records.lock(self.name):
-            self._require_up(node)
-            report.add(self.backend.one_change(self.topology, node, "forwarding", enabled))
-        self._changed()
-        return report
+        return self._one_change(f"set forwarding {node}", node, "forwarding", enabled)
 
     def add_routes(self, *nodes: str) -> Report:
         """Add the static routes the topology gives each node (all nodes if none named)."""
@@ -318,21 +313,20 @@ class Lab:
             raise InputError(_("{node} has no route to {destination} in the topology; its routes: {routes}").format(
                 node=node, destination=destination,
                 routes=", ".join(str(r) for r in self.topology.node(node).routes) or _("none")))
-        report = Report(f"delete route {node}")
-        with records.lock(self.name):
-            self._require_up(node)
-            report.add(self.backend.one_change(self.topology, node, "delete_route", route))
-        self._changed()
-        return report
+        return self._one_change(f"delete route {node}", node, "delete_route", route)
 
     def delete_link(self, endpoint: str) -> Report:
         """Delete a veth by deleting one of its ends: the kernel removes the peer too."""
         link = self.find_link(endpoint)
         node, ifname = endpoint.split(":", 1)
-        report = Report(f"delete link {link}")
+        return self._one_change(f"delete link {link}", node, "delete_link", ifname)
+
+    def _one_change(self, title: str, node: str, change: str, arg: Any) -> Report:
+        """One change in one node that is up (under the lab's lock), outside the convergence of ``up``."""
+        report = Report(title)
         with records.lock(self.name):
             self._require_up(node)
-            report.add(self.backend.one_change(self.topology, node, "delete_link", ifname))
+            report.add(self.backend.one_change(self.topology, node, change, arg))
         self._changed()
         return report
 

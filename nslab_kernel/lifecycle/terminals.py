@@ -39,7 +39,7 @@ from ..core import records
 from ..core.errors import InputError
 from ..core.i18n import _
 from ..core.steps import Step
-from ..kernel import pty
+from ..kernel import nsfs, pty
 from ..kernel.pty import ProcessId, PtyShell, ShellCommand
 
 if TYPE_CHECKING:
@@ -159,19 +159,20 @@ def live(lab: str | None = None) -> list[Terminal]:
         return [t for t in _live.values() if lab is None or t.lab.name == lab]
 
 
-def node_netns_inode(path: str) -> int | None:
-    try:
-        return os.stat(path).st_ino
-    except OSError:
-        return None
+node_netns_inode = nsfs.netns_inode  # the namespace a node's netns file names
+
+
+def _real_node(lab: "Lab", node: str) -> None:
+    """A node of the lab (else InputError naming the nodes there are) that a shell can enter (not simulated)."""
+    lab.topology.node(node)
+    if lab.backend.simulated:
+        raise InputError(_("a simulated network has no real node to open a shell in: terminals need the netns or "
+                           "lxd backend (run as root, or use the kernel 'Python 3 (nslab)')"))
 
 
 def open_terminal(lab: "Lab", node: str, rows: int = 24, cols: int = 80) -> Terminal:
     """Spawn a shell inside ``node`` (its netns, or its container) on a pty, recorded in the ledger."""
-    lab.topology.node(node)  # an unknown node: InputError naming the nodes there are
-    if lab.backend.simulated:
-        raise InputError(_("a simulated network has no real node to open a shell in: terminals need the netns or "
-                           "lxd backend (run as root, or use the kernel 'Python 3 (nslab)')"))
+    _real_node(lab, node)
     with records.lock(lab.name):
         record = lab._require_up(node)
         command = lab.backend.shell_command(lab.topology, node)
@@ -201,10 +202,7 @@ def exec_here(lab: "Lab", node: str, line: str | None = None) -> NoReturn:
     it and its descendants in the node's netns are ever killed.  ``line``: run
     that command line instead of an interactive shell (``-c``).
     """
-    lab.topology.node(node)
-    if lab.backend.simulated:
-        raise InputError(_("a simulated network has no real node to open a shell in: terminals need the netns or "
-                           "lxd backend (run as root, or use the kernel 'Python 3 (nslab)')"))
+    _real_node(lab, node)
     with records.lock(lab.name):
         record = lab._require_up(node)
         command = lab.backend.shell_command(lab.topology, node)

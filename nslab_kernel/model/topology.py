@@ -187,6 +187,15 @@ class Topology:
     def addresses_of(self, node: str) -> list[IPv4If]:
         return [e.address for e in self.endpoints_of(node) if e.address is not None]
 
+    def route_for(self, node: str, address: IPv4Addr | str) -> Route | None:
+        """The node's listed route that the kernel would pick for ``address`` (the longest prefix)."""
+        ip = IPv4Addr(address)
+        best = None
+        for r in self.node(node).routes:
+            if ip in r.dst and (best is None or r.dst.prefixlen > best.dst.prefixlen):
+                best = r
+        return best
+
     def owner_of(self, address: IPv4Addr) -> Endpoint | None:
         for link in self.links:
             for end in link.endpoints:

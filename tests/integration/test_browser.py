@@ -17,7 +17,7 @@ import uuid
 import nbformat
 import pytest
 
-from tests.support import IS_ROOT, ROOT, need, private_state  # noqa: F401 - a fixture (no LXD sweep)
+from tests.support import IS_ROOT, ROOT, need
 
 pytestmark = [pytest.mark.browser, pytest.mark.root]
 CHROMIUM = "/usr/bin/chromium"

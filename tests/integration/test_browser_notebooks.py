@@ -9,17 +9,15 @@ Ports 18500-18599; lab names start with h5.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 import uuid
 
 import nbformat
 import pytest
 
-from tests.integration.test_browser_widgets import (CUT, WIDER, jupyter, run_notebook,  # noqa: F401 - fixture
-                                                    SHOTS as WIDGET_SHOTS)
-from tests.support import NOTEBOOKS, private_state  # noqa: F401 - a fixture
+from tests.integration.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.integration.test_browser_widgets import CUT, SHOTS as WIDGET_SHOTS, WIDER, run_notebook
+from tests.support import NOTEBOOKS
 
 pytestmark = [pytest.mark.browser, pytest.mark.root]
 SHOTS = WIDGET_SHOTS.parent / "notebooks"
@@ -43,10 +41,9 @@ def prepared(lang: str, name: str, lab: str) -> nbformat.NotebookNode:
 
 @pytest.mark.parametrize("lang,name", [("es", "04-actividad-figura1"), ("en", "04-activity-figure1"),
                                        ("es", "05-demo-profesor")])
-def test_notebook_widgets_readable(jupyter, lang, name):
+def test_notebook_widgets_readable(widgets_jupyter, lang, name):
     from playwright.sync_api import sync_playwright
-    from tests.integration.test_browser_widgets import CHROMIUM, CHROMIUM_ARGS
-    base, token, folder = jupyter
+    base, token, folder = widgets_jupyter
     lab = f"h5n{uuid.uuid4().hex[:5]}"
     nbformat.write(prepared(lang, name, lab), folder / f"{name}.ipynb")
     out = SHOTS / f"{lang}-{name}"

@@ -13,43 +13,23 @@ Ports 18500-18599 (this suite's range); lab names start with h5.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from tests.support import IS_ROOT, ROOT, need, private_state  # noqa: F401 - a fixture
+from tests.integration.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.support import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.root]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 SHOTS = Path(os.environ.get("NSLAB_ARTIFACTS") or ROOT / "test-artifacts") / "widgets"
-PORTS = range(18500, 18600)
 
 # What must not appear in one language's widgets (a few words of the other language's labels)
 FOREIGN = {"es": ["reachable", "unreachable", "Refresh", "missing", "Processes", "forwarding on", "expected at"],
            "en": ["alcanzable", "Actualizar", "falta", "Procesos", "reenvío", "esperado"]}
-
-
-def port_in_range() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port in 18500-18599")
 
 
 def notebook(lab: str, lang: str, chain: bool) -> nbformat.NotebookNode:
@@ -65,7 +45,7 @@ def notebook(lab: str, lang: str, chain: bool) -> nbformat.NotebookNode:
         "lab.up(stages=['nodes'], progress=progress_bar())",
         "view = TopologyView(lab)\nview.add_class('h5-live')\nview",
         # the student's own link, by hand: r2:eth2 - h3:eth0 (the graph above must draw it, not run again)
-        f"r2, h3 = lab.topology.netns_name('r2'), lab.topology.netns_name('h3')\n"
+        "r2, h3 = lab.topology.netns_name('r2'), lab.topology.netns_name('h3')\n"
         "!ip -n $r2 link add eth2 type veth peer name eth0 netns $h3\n!ip -n $r2 link show eth2",
         "import time\ntime.sleep(1.0)  # the graph is redrawn from netlink events meanwhile\n"
         "lab.up(stages=['links', 'addresses'])",
@@ -79,54 +59,6 @@ def notebook(lab: str, lang: str, chain: bool) -> nbformat.NotebookNode:
     # fixture removes the lab through its record afterwards
     nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     return nb
-
-
-@pytest.fixture
-def jupyter(tmp_path, private_state):
-    need(IS_ROOT, "needs root (the notebook builds Figure 1)")
-    need(os.path.exists(CHROMIUM), "Debian's chromium is needed (apt-get install chromium)")
-    need(shutil.which("dot") is not None, "Graphviz's dot is needed")
-    kernels = tmp_path / "jupyter" / "kernels" / "h5nslab"
-    kernels.mkdir(parents=True)
-    (kernels / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "nslab (widgets test)", "language": "python"}))
-    port, token = port_in_range(), uuid.uuid4().hex
-    log = open(tmp_path / "jupyter.log", "w")
-    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)  # no "get notified about news?" toast over the outputs
-    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false",
-                                                                           "checkForUpdates": False}))
-    tracker = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
-    tracker.mkdir(parents=True)  # every cell in the DOM, not only those on screen: all are measured
-    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    env = {**os.environ, "JUPYTER_PATH": str(tmp_path / "jupyter"), "NSLAB_STATE_DIR": str(private_state),
-           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp_path}", "--ServerApp.port_retries=0",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         "--MultiKernelManager.default_kernel_name=h5nslab"],
-        stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError("JupyterLab did not start: " + (tmp_path / "jupyter.log").read_text()[-2000:])
-                time.sleep(0.3)
-        yield base, token, tmp_path
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 CUT = """els => els.filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
@@ -165,9 +97,9 @@ def run_notebook(page, base: str, token: str, name: str) -> None:
 
 
 @pytest.mark.parametrize("lang", ["es", "en"])
-def test_widgets_in_chromium(jupyter, lang):
+def test_widgets_in_chromium(widgets_jupyter, lang):
     from playwright.sync_api import sync_playwright
-    base, token, folder = jupyter
+    base, token, folder = widgets_jupyter
     lab = f"h5b{lang}{uuid.uuid4().hex[:4]}"
     chain = lang == "en"  # one chain:50 graph is enough (it needs no root: a drawing of the target)
     nbformat.write(notebook(lab, lang, chain), folder / f"widgets-{lang}.ipynb")

@@ -8,14 +8,13 @@ Lab names carry the widgets prefix (h5).
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 import uuid
 
 import pytest
 
 from nslab_kernel import Lab
-from tests.support import IS_ROOT, need, private_state  # noqa: F401 - a fixture
+from tests.support import IS_ROOT, need
 
 pytestmark = [pytest.mark.root]
 

@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from nslab_kernel import Lab
-from tests.support import IS_ROOT, need, private_state, run_nslab  # noqa: F401 - a fixture
+from tests.support import IS_ROOT, need, run_nslab
 
 pytestmark = [pytest.mark.root]
 RUNS = 6

@@ -345,3 +345,35 @@ def test_view_of_a_simulated_lab_redraws_after_each_step(tmp_path, monkeypatch):
     finally:
         lab.down()
         view.close()
+
+
+def test_running_a_cell_again_closes_what_its_earlier_run_made(monkeypatch):
+    """Its old output is gone: the old view stops following the kernel (no monitor for nobody)."""
+    from nslab_widgets import TopologyView, base
+
+    class FakeLab:
+        topology = load("figure1")
+        backend = None
+
+        def __init__(self):
+            self.watchers = []
+
+        def state(self):
+            return saved_state()
+
+        def watch(self, callback):
+            self.watchers.append(callback)
+            return lambda: self.watchers.remove(callback)
+
+    lab = FakeLab()
+    runs = iter([("cell-1", "run-1"), ("cell-1", "run-1"), ("cell-1", "run-2"), ("cell-2", "run-3")])
+    monkeypatch.setattr(base, "_cell_and_run", lambda: next(runs))
+    first, second = TopologyView(lab), TopologyView(lab)  # one run of a cell may show two views
+    assert len(lab.watchers) == 2
+    again = TopologyView(lab)  # the same cell, run again
+    assert first._closed and second._closed and not again._closed and len(lab.watchers) == 1
+    other = TopologyView(lab)  # another cell: untouched
+    assert not again._closed and len(lab.watchers) == 2
+    again.close()
+    other.close()
+    assert lab.watchers == []
