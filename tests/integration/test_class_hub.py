@@ -173,6 +173,10 @@ def run_all_cells(page) -> None:
     """Run > Run All Cells, again if the click was lost (a busy machine): until a cell has started."""
     started = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").filter(has_text="[")
     for _ in range(4):
+        dialog = page.locator(".jp-Dialog")
+        if dialog.count():
+            page.screenshot(path=str(SHOTS / "dialog.png"))
+            raise AssertionError("JupyterLab shows a dialog: " + " | ".join(dialog.first.inner_text().split("\n")))
         page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
         page.click("text=Run", timeout=30_000)
         page.click("text=Run All Cells", timeout=30_000)
