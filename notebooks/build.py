@@ -113,15 +113,21 @@ print("backend:", backend)
 
 PRIVILEGES = md(
     """
-    > **Privilegios.** Crear *network namespaces* exige ser root. Abre este cuaderno con el kernel
-    > **Python 3 (nslab)** o arranca JupyterLab con `sudo`. Donde no hay privilegios (Binder, un portátil sin
-    > root) la red se simula en Python: el cuaderno lo dice en sus primeras celdas y los comandos `!ip` no
-    > pueden ejecutarse.
+    > **Privilegios.** No hace falta ser root: con el kernel **Python 3 (nslab)** cada estudiante trabaja en
+    > su propio espacio aislado (un espacio de nombres de usuario), donde crea sus espacios de nombres de red
+    > y donde `!ip netns ...` solo ve sus laboratorios; LXD, que equivale a ser root, no se usa ahí (sí como
+    > root, o en una máquina virtual propia, como recomienda la actividad). Donde ni eso es posible (Binder,
+    > una máquina que bloquea los espacios de nombres de usuario; `nslab doctor` dice cómo permitirlos) la
+    > red se simula en Python: el cuaderno lo dice en sus primeras celdas y los comandos `!ip` no pueden
+    > ejecutarse.
     """,
     """
-    > **Privileges.** Creating network namespaces needs root. Open this notebook with the **Python 3 (nslab)**
-    > kernel or start JupyterLab with `sudo`. Where there are no privileges (Binder, a laptop without root) the
-    > network is simulated in Python: the notebook says so in its first cells, and `!ip` commands cannot run.
+    > **Privileges.** No root needed: with the **Python 3 (nslab)** kernel each student works in their own
+    > sandbox (a user namespace), where they create their network namespaces and where `!ip netns ...` sees
+    > only their labs; LXD, which is root-equivalent, is not used there (it is as root, or in a VM of one's
+    > own, as the activity recommends). Where not even that is possible (Binder, a machine that blocks user
+    > namespaces; `nslab doctor` says how to allow them) the network is simulated in Python: the notebook
+    > says so in its first cells, and `!ip` commands cannot run.
     """)
 
 
@@ -516,7 +522,7 @@ NOTEBOOKS[("04-actividad-figura1", "04-activity-figure1")] = [
         f"""
         ## Enlaces
 
-        {len(FIG.links)} parejas veth. Cada comando es el que escribirías a mano.
+        {len(FIG.links)} parejas veth. Cada comando es el que escribiría usted a mano.
         """,
         f"""
         ## Links
@@ -692,7 +698,7 @@ NOTEBOOKS[("05-demo-profesor", "05-instructor-demo")] = [
         '''),
     md(
         """
-        Pulsa una celda roja: la explicación dice dónde se rompe y qué comando lo arregla, y el grafo dibuja el
+        Pulse una celda roja: la explicación dice dónde se rompe y qué comando lo arregla, y el grafo dibuja el
         camino. Aquí, el primer par que la avería corta de verdad; lo mismo en la terminal:
         `nslab explain ORIGEN DESTINO`.
         """,
@@ -794,7 +800,7 @@ FINISH = md(
     """
     ## Al terminar
 
-    La última celda deja tu lab tal cual (para que puedas seguir mirándolo) y dice cómo borrarlo.
+    La última celda deja su laboratorio tal cual (para que pueda seguir mirándolo) y dice cómo borrarlo.
     """,
     """
     ## When you are done

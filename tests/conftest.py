@@ -45,6 +45,16 @@ def host_snapshot() -> dict:
     return {"addr": ipj("addr"), "route": ipj("route", "show", "table", "all"), "sysctl": sysctls}
 
 
+@pytest.fixture(autouse=True)
+def language_of_the_environment(monkeypatch):
+    """Each test starts in the environment's language with no NSLAB_LANG: a test that chose Spanish
+    (set_language("es"), a notebook helper) must not make the next test's messages Spanish."""
+    monkeypatch.delenv("NSLAB_LANG", raising=False)
+    nslab_kernel.set_language(None)
+    yield
+    nslab_kernel.set_language(None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def host_unchanged():
     """After the whole suite the host is exactly as before."""

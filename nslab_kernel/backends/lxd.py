@@ -151,8 +151,8 @@ class LxdBackend(Backend):
             return self._client
 
     def preflight(self) -> None:
+        self.client  # noqa: B018 - connect or say why not (first: for a normal user that is the real obstacle)
         require_netns_privileges()
-        self.client  # noqa: B018 - connect or say why not
 
     def handle(self, topo: Topology, node: str) -> NodeHandle:
         name = topo.netns_name(node)

@@ -36,6 +36,8 @@ def enter_if_needed(args: argparse.Namespace) -> None:
         os.environ["NSLAB_ROOTLESS"] = "1"
     if getattr(args, "command", None) in OUTSIDE:
         return
+    if getattr(args, "backend", None) == "lxd":
+        return  # LXD stays outside the sandbox: its own preflight says whether this user may use it
     rootless.prepare(force=getattr(args, "rootless", False))
 
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.root
 def figure1(root, state, unique):
     lab = Lab.load("figure1", lab=unique())
     lab.up()
-    assert lab.ping_matrix().reachable
+    assert lab.ping_matrix(timeout=3).reachable  # a loaded machine may take longer than 1 s to answer
     yield lab
     lab.down()
 

@@ -214,6 +214,7 @@ def test_lxd_socket_not_accessible_says_so_in_one_line(client, tmp_path):
     up = subprocess.run([*as_nobody, "up", "two-containers", "--backend", "lxd"], capture_output=True, text=True,
                         env=env, timeout=60)
     assert up.returncode == 1 and up.stderr.count("\n") == 1 and "sudo" in up.stderr, up
+    assert "--backend netns" in up.stderr  # a normal user's way: their own sandbox
     assert "Traceback" not in image.stderr + up.stderr
     assert not (tmp_path / "nobody").exists()
     assert "contenedor1" not in containers(client)

@@ -23,26 +23,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.support import IS_ROOT, NOTEBOOKS, need, netns_names
+from tests.support import IS_ROOT, NOTEBOOKS, SECCOMP_BLOCK, need, netns_names
 
 BIN = Path(sys.executable).parent
 NSLAB = str(BIN / "nslab")
 FIG1 = ["h1", "h2", "h3", "h4", "r1", "r2", "r3"]
-SECCOMP_BLOCK = r'''
-import ctypes, os, platform, struct, sys
-NR_UNSHARE = {"x86_64": 272, "aarch64": 97}[platform.machine()]
-def ins(code, jt, jf, k): return struct.pack("=HBBI", code, jt, jf, k)
-prog = b"".join([ins(0x20, 0, 0, 0), ins(0x15, 0, 3, NR_UNSHARE), ins(0x20, 0, 0, 16),
-                 ins(0x45, 0, 1, 0x10000000), ins(0x06, 0, 0, 0x00050001), ins(0x06, 0, 0, 0x7fff0000)])
-buf = ctypes.create_string_buffer(prog)
-class Fprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-fp = Fprog(len(prog) // 8, ctypes.addressof(buf))
-libc = ctypes.CDLL(None, use_errno=True)
-assert libc.prctl(38, 1, 0, 0, 0) == 0            # PR_SET_NO_NEW_PRIVS
-assert libc.prctl(22, 2, ctypes.byref(fp), 0, 0) == 0  # PR_SET_SECCOMP, a filter like Docker's default
-os.execvp(sys.argv[1], sys.argv[1:])
-'''
 
 
 @dataclass
@@ -324,7 +309,7 @@ def test_auto_picks_netns_for_a_student_and_says_why(students):
                     "with contextlib.redirect_stdout(out):\n    chosen = session.choose_backend('auto')\n"
                     "print(chosen, out.getvalue(), english_leaks(out.getvalue(), lang='es'))")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("netns No eres root") and "equivale a ser root" in proc.stdout
+    assert proc.stdout.startswith("netns No es usted root") and "equivale a ser root" in proc.stdout
     assert proc.stdout.rstrip().endswith("[]")  # no English left
 
     # a process that already runs threads (a Jupyter kernel started outside the sandbox) cannot enter:

@@ -245,3 +245,40 @@ def test_an_unknown_step_or_a_broken_state_never_raises(two):
     shown = str(two.check("9.nope"))
     assert "No hay ningún paso" in shown and "3.veth" in shown
     assert "Traceback" not in str(two.solve("3.ping"))  # nothing exists yet: it says what to do first
+
+
+def test_lxd_container_pid_and_symlink_checked_as_the_activity_does_them(tmp_path):
+    """Section 2 on LXD, by hand: lxc launch, a wrong PID, a symlink to the wrong netns, then the right ones."""
+    need(IS_ROOT and lxd_ready(), "needs root and a running LXD daemon")
+    import os
+    from IPython.core.interactiveshell import InteractiveShell
+    from nslab_kernel.analysis import exercises
+    lab = lab_name()
+    ex = exercises.start("two-containers", "lxd", lab, lang="es")
+    shell = InteractiveShell.instance()
+    c, ns = ex.container("contenedor1"), ex.netns("contenedor1")
+    path = f"/var/run/netns/{ns}"
+    try:
+        first = ex.check("2.launch")
+        assert not first.passed and f"lxc launch {ex.image} {c}" in str(ex.check("2.launch")) + str(ex.check("2.launch"))
+        sh(f"lxc launch {ex.image} {c}")
+        assert ex.check("2.launch").passed
+        shell.user_ns["pid"] = 1
+        wrong = ex.check("2.pid")
+        assert not wrong.passed and "1 no es el PID del init" in str(wrong)
+        from nslab_kernel.backends.lxd import init_pids
+        pid = init_pids()[c]
+        shell.user_ns["pid"] = str(pid)  # as read from 'lxc info', a string is fine
+        assert ex.check("2.pid").passed
+        assert "todavía no existe el nombre" in str(ex.check("2.name"))
+        sh("mkdir -p /var/run/netns", f"ln -sf /proc/{os.getpid()}/ns/net {path}")  # the host's netns: wrong
+        assert "que no es el netns de" in str(ex.check("2.name"))
+        sh(f"ln -sf /proc/{pid}/ns/net {path}")
+        assert ex.check("2.name").passed
+        assert ex.grade("2", 3) == 3
+        tree = str(ex.processes())
+        assert "init" in tree and str(pid) in tree
+    finally:
+        shell.user_ns.pop("pid", None)
+        ex.teardown()
+        assert not leftovers(lab)
