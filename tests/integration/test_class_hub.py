@@ -173,6 +173,10 @@ def run_all_cells(page) -> None:
     """Run > Run All Cells, again if the click was lost (a busy machine): until a cell has started."""
     started = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").filter(has_text="[")
     for _ in range(4):
+        dialog = page.locator(".jp-Dialog")
+        if dialog.count():
+            page.screenshot(path=str(SHOTS / "dialog.png"))
+            raise AssertionError("JupyterLab shows a dialog: " + " | ".join(dialog.first.inner_text().split("\n")))
         page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
         page.click("text=Run", timeout=30_000)
         page.click("text=Run All Cells", timeout=30_000)
@@ -194,6 +198,12 @@ def run_in_browser(hub: dict, student: Student, lab: str, results: dict) -> None
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.goto(f"{url}/hub/login", wait_until="domcontentloaded")
+                if student.name.endswith("1"):  # a wrong password is refused: PAM really checks it
+                    page.fill("#username_input", student.name)
+                    page.fill("#password_input", "not-" + student.password)
+                    page.click("#login_submit")
+                    page.wait_for_selector("text=Invalid username or password", timeout=60_000)
+                    results[student.name + ":refused"] = "/hub/login" in page.url
                 page.fill("#username_input", student.name)
                 page.fill("#password_input", student.password)
                 page.screenshot(path=str(SHOTS / f"{student.name}-login.png"))
@@ -248,6 +258,7 @@ def test_three_students_same_lab_name_each_in_their_own_sandbox(class_hub):
         assert s.name + ":exception" not in results, results[s.name + ":exception"]
         assert results[s.name]["reachable"] is True and results[s.name]["failed"] == [], results[s.name]
         assert results[s.name]["pairs"] == 42
+        assert results.get(s.name + ":refused", True), "a wrong password got in"
         assert results[s.name]["check_failed"] == 0, results[s.name]  # lab.check(): everything right
         assert results[s.name + ":errors"] == 0, f"{s.name}'s notebook shows a traceback"
     assert not {n for n in host_netns() if n.startswith(lab)}, "a student's netns appeared in the host's /run/netns"
