@@ -215,6 +215,15 @@ def kill_recorded(proc: ProcessId, session: bool, grace: float = 1.0) -> list[in
     return targets
 
 
+def _default_signals() -> None:
+    """In the shell's child, before exec: the signals a terminal's user expects.  Python ignores SIGPIPE
+    (``yes | head`` would then complain of a broken pipe), and a kernel or a command started in the
+    background may ignore SIGINT/SIGQUIT (Ctrl-C would not stop a job); an ignored signal stays ignored
+    across exec, so each is set back to its default here, as subprocess's restore_signals does."""
+    for name in ("SIGINT", "SIGQUIT", "SIGPIPE", "SIGXFSZ", "SIGTSTP", "SIGTTIN", "SIGTTOU"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
 def _signal(pid: int, sig: int) -> None:
     try:
         os.kill(pid, sig)
@@ -256,7 +265,7 @@ class PtyShell:
     def start(self) -> "PtyShell":
         try:
             self._proc = PtyProcess.spawn(list(self.command.argv), env=dict(self.command.env), cwd="/",
-                                          dimensions=(self.rows, self.cols))
+                                          dimensions=(self.rows, self.cols), preexec_fn=_default_signals)
         except FileNotFoundError as exc:
             raise FileNotFoundError(errno.ENOENT, f"cannot start a shell: {exc}", self.command.argv[0]) from None
         self.identity = ProcessId(self._proc.pid, start_time(self._proc.pid) or 0,

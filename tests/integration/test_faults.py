@@ -74,7 +74,7 @@ def test_sigkill_at_random_points_during_up_netns(state, unique, decoys):
     print(f"\nNSLAB_FIGURES netns kills survived: {survived}/{KILLS_NETNS}, decoys untouched: {len(made['netns']) + 1}")
 
 
-def test_sigkill_during_up_lxd(state, unique):
+def test_sigkill_during_up_lxd(root, state, unique):
     from nslab_kernel.backends.lxd import connect, socket_path
     need(socket_path() is not None, "needs a running LXD daemon")
     client = connect()

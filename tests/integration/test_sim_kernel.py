@@ -90,6 +90,7 @@ def test_figure1_breaks_agree_with_the_kernel(root, state):
 def nobody_home():
     import shutil
     import tempfile
+    need(IS_ROOT, "needs root to switch to an unprivileged user for the test")
     base = Path(tempfile.mkdtemp(prefix="nslab-nobody-"))
     os.chmod(base, 0o755)
     home = base / "home"

@@ -66,6 +66,24 @@ def test_ctrl_c_interrupts_the_foreground_job_only():
         shell.close()
 
 
+def test_the_shell_gets_default_signals_whatever_the_kernel_ignores():
+    """Python ignores SIGPIPE, and a kernel started in the background ignores SIGINT: neither may leak
+    into a student's terminal (``yes | head`` complaining of a broken pipe, Ctrl-C doing nothing)."""
+    import signal
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        shell = plain_shell()
+    finally:
+        signal.signal(signal.SIGINT, old)
+    try:
+        out = typed(shell, "yes | head -n 1; grep -E '^Sig(Ign|Cgt)' /proc/self/status; echo done", b"\ndone")
+        assert b"Broken pipe" not in out, out
+        ignored = int(next(l for l in out.splitlines() if l.startswith(b"SigIgn")).split()[1], 16)
+        assert not ignored & (1 << (signal.SIGINT - 1)) and not ignored & (1 << (signal.SIGPIPE - 1)), out
+    finally:
+        shell.close()
+
+
 def test_exit_status_and_signal():
     shell = plain_shell()
     shell.write("exit 3\n")
