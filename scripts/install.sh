@@ -70,6 +70,14 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   "$VENV/bin/python" -c "import nslab_kernel, nslab_widgets, pyroute2, pylxd, papermill, playwright" 
   echo "$want" > "$stamp"
 fi
+# JupyterLab's own "get notified about Jupyter news?" toast is English and covers a student's outputs:
+# off for this environment (JupyterLab's documented overrides.json; a user may still turn it on).
+settings="$VENV/share/jupyter/lab/settings"
+if [ ! -f "$settings/overrides.json" ]; then
+  mkdir -p "$settings"
+  printf '%s\n' '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
+    > "$settings/overrides.json"
+fi
 if [ $AS_ROOT = 0 ]; then
   # A normal user: their kernel runs in their own sandbox; LXD is not for them (root-equivalent).
   "$VENV/bin/nslab" kernelspec install --quiet
