@@ -114,8 +114,9 @@ print("backend:", backend)
 PRIVILEGES = md(
     """
     > **Privilegios.** No hace falta ser root: con el kernel **Python 3 (nslab)** cada estudiante trabaja en
-    > su propio espacio aislado (un espacio de nombres de usuario), donde crea sus espacios de nombres de red
-    > y donde `!ip netns ...` solo ve sus laboratorios; LXD, que equivale a ser root, no se usa ahí (sí como
+    > su propio espacio aislado (un espacio de nombres de usuario, con un "host" de red propio), donde crea sus
+    > espacios de nombres de red, donde `!ip link add ...` actúa sobre ese host propio y no sobre el de la
+    > máquina, y donde `!ip netns ...` solo ve sus laboratorios; LXD, que equivale a ser root, no se usa ahí (sí como
     > root, o en una máquina virtual propia, como recomienda la actividad). Donde ni eso es posible (Binder,
     > una máquina que bloquea los espacios de nombres de usuario; `nslab doctor` dice cómo permitirlos) la
     > red se simula en Python: el cuaderno lo dice en sus primeras celdas y los comandos `!ip` no pueden
@@ -123,8 +124,9 @@ PRIVILEGES = md(
     """,
     """
     > **Privileges.** No root needed: with the **Python 3 (nslab)** kernel each student works in their own
-    > sandbox (a user namespace), where they create their network namespaces and where `!ip netns ...` sees
-    > only their labs; LXD, which is root-equivalent, is not used there (it is as root, or in a VM of one's
+    > sandbox (a user namespace, with a network "host" of their own), where they create their network
+    > namespaces, where `!ip link add ...` acts on that own host and not on the machine's, and where
+    > `!ip netns ...` sees only their labs; LXD, which is root-equivalent, is not used there (it is as root, or in a VM of one's
     > own, as the activity recommends). Where not even that is possible (Binder, a machine that blocks user
     > namespaces; `nslab doctor` says how to allow them) the network is simulated in Python: the notebook
     > says so in its first cells, and `!ip` commands cannot run.

@@ -14,16 +14,23 @@ another student) may even open it (EACCES).  The sandbox is
   again; it is trusted only when its PID, start time and user namespace inode
   all match and the process belongs to this user.
 
-The *network* namespace is never changed: commands and notebook kernels keep the
-host's, so a kernel still reaches the Jupyter server over 127.0.0.1.  Lab
-namespaces are created from the sandbox by binding a thread's fresh netns
-(nslab's nsfs), never with ``setns`` back to the host (which the sandbox may not do).
+The sandbox has a *network* namespace of its own too: the student's own "host",
+with only ``lo`` at first.  Commands, shells and notebook kernels that enter the
+sandbox live there, so the activity's ``ip link add v-1a type veth peer name v-1b``
+then ``ip link set dev v-1a netns net-contenedor1`` work as with root, and the
+real host's interfaces are never touched (its ``/sys`` is that namespace's too).
+Lab namespaces are created from there by binding a thread's fresh netns (nslab's
+nsfs), or by ``ip netns add``.
 
-Entering is ``setns(user)`` then ``setns(mnt)`` in a process that is still
-single-threaded (the kernel refuses a user-namespace ``setns`` otherwise): the
-``nslab`` command does it first thing; a Jupyter kernel is started through
-``nslab-sandbox run -- python -m ipykernel_launcher ...``; anything else can be
-started the same way.  Creating the sandbox (the only step that needs
+Entering is ``setns(user)``, ``setns(mnt)`` then ``setns(net)`` in a process that
+is still single-threaded (the kernel refuses a user-namespace ``setns`` otherwise):
+the ``nslab`` command does it first thing; anything else is started through
+``nslab-sandbox run -- CMD``.  A Jupyter kernel in the student's host could no
+longer reach the Jupyter server over 127.0.0.1, so it is started through
+``nslab-sandbox kernel -- python -m ipykernel_launcher -f FILE``: the kernel
+listens on Unix sockets (ZMQ's ipc transport) and the launcher, left in the
+host's network namespace, relays the connection file's TCP ports to them.
+Creating the sandbox (the only step that needs
 unprivileged user namespaces, which AppArmor may restrict) always happens in the
 ``nslab-sandbox`` launcher, so a distribution's AppArmor profile needs to allow
 ``userns`` for that one program only.
@@ -41,9 +48,13 @@ import json
 import os
 import shutil
 import signal
+import socket
 import stat
+import struct
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -55,7 +66,10 @@ from ..core.userdirs import (ENV_SANDBOX, ENV_SANDBOX_ERROR, ENV_STATE, host_uid
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
-MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_SLAVE = 2, 4, 0x1000, 0x4000, 1 << 19
+CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_SLAVE = 2, 4, 8, 0x1000, 0x4000, 1 << 19
 PIDFILE = "sandbox.json"
 LOCKFILE = "sandbox.lock"
 HOLDER_NAME = "nslab-sandbox"  # argv[0] of the holder, what ps shows
@@ -99,6 +113,7 @@ class Holder:
     mntns: int
     uid: int
     state_dir: str
+    netns: int = 0  # the student's own "host" network namespace (0: a holder from before it had one)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -116,7 +131,8 @@ def _start_time(pid: int) -> int:
 
 def _is_ours(info: dict) -> Holder | None:
     try:
-        holder = Holder(**{k: info[k] for k in Holder.__dataclass_fields__})
+        holder = Holder(**{k: info[k] for k in Holder.__dataclass_fields__ if k != "netns"},
+                        netns=int(info.get("netns") or 0))
         if os.stat(f"/proc/{holder.pid}").st_uid != os.geteuid() or holder.uid != host_uid():
             return None
         if _start_time(holder.pid) != holder.start:
@@ -124,6 +140,8 @@ def _is_ours(info: dict) -> Holder | None:
         if os.stat(f"/proc/{holder.pid}/ns/user").st_ino != holder.userns:
             return None
         if os.stat(f"/proc/{holder.pid}/ns/mnt").st_ino != holder.mntns:
+            return None
+        if holder.netns and os.stat(f"/proc/{holder.pid}/ns/net").st_ino != holder.netns:
             return None
     except (OSError, KeyError, TypeError, ValueError):
         return None
@@ -292,15 +310,36 @@ def _wrap_ip() -> None:
         _mount("/run/nslab/ip-sandbox", path, None, MS_BIND)
 
 
+def _loopback_up() -> None:
+    """``ip link set lo up`` in this (new) network namespace: 127.0.0.1 answers in the student's host."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        ifreq = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, ifreq))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
+def _own_sysfs() -> None:
+    """/sys of the student's host network namespace (``/sys/class/net`` lists its interfaces, as
+    ``ip netns exec`` does for a lab).  Best effort: where a container forbids it, /sys stays the host's."""
+    try:
+        _mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except OSError:
+        pass
+
+
 def _become_holder(report_fd: int) -> None:
-    """In a forked child: new user + mount namespaces, the private /run, then sleep forever.
-    Writes "ok" or one line of error to ``report_fd``; never returns."""
+    """In a forked child: new user + mount + network namespaces (the student's own "host": only ``lo``,
+    where ``ip link add`` and ``ip link set ... netns`` work as with root), the private /run, then sleep
+    forever.  Writes "ok" or one line of error to ``report_fd``; never returns."""
     try:
         os.setsid()
         uid, gid = os.geteuid(), os.getegid()
-        _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare(CLONE_NEWUSER|CLONE_NEWNS)")
+        _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET),
+               "unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWNET)")
         _map_to_root(uid, gid)
+        _loopback_up()
         _private_run()
+        _own_sysfs()
         os.chdir("/")
         os.write(report_fd, b"ok\n")
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, then exit
@@ -337,7 +376,8 @@ def start(state_dir: Path) -> Holder:
         code, _sep, message = line.partition(" ")
         raise SandboxError(int(code) if code.isdigit() else errno.EPERM, explain_failure(int(code or 0), message))
     holder = Holder(pid, _start_time(pid), os.stat(f"/proc/{pid}/ns/user").st_ino,
-                    os.stat(f"/proc/{pid}/ns/mnt").st_ino, host_uid(), str(state))
+                    os.stat(f"/proc/{pid}/ns/mnt").st_ino, host_uid(), str(state),
+                    os.stat(f"/proc/{pid}/ns/net").st_ino)
     tmp = state / f".{PIDFILE}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(holder.to_dict()) + "\n")
     os.replace(tmp, state / PIDFILE)
@@ -467,15 +507,20 @@ def enter(holder: Holder) -> None:
         pass
     user_fd = os.open(f"/proc/{holder.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
     mnt_fd = os.open(f"/proc/{holder.pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    net_fd = os.open(f"/proc/{holder.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         # The files opened are those of the holder checked (not of a process that took its PID since).
-        if os.fstat(user_fd).st_ino != holder.userns or os.fstat(mnt_fd).st_ino != holder.mntns:
+        if (os.fstat(user_fd).st_ino != holder.userns or os.fstat(mnt_fd).st_ino != holder.mntns
+                or (holder.netns and os.fstat(net_fd).st_ino != holder.netns)):
             raise SandboxError(errno.ESRCH, _("your nslab sandbox stopped while entering it; run the command again"))
         _setns(user_fd, CLONE_NEWUSER, "user namespace")
         _setns(mnt_fd, CLONE_NEWNS, "mount namespace")
+        if holder.netns and holder.netns != os.stat("/proc/self/ns/net").st_ino:
+            _setns(net_fd, CLONE_NEWNET, "network namespace")
     finally:
         os.close(user_fd)
         os.close(mnt_fd)
+        os.close(net_fd)
     try:
         os.chdir(cwd or os.environ.get("HOME") or "/")
     except OSError:
@@ -557,6 +602,134 @@ def run(argv: Sequence[str], state_dir: Path | None = None) -> None:
     os.execvp(argv[0], list(argv))
 
 
+# --- a Jupyter kernel in the student's host ------------------------------------------------------------
+KERNEL_PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+
+
+def kernel_command(argv: Sequence[str], state_dir: Path | None = None) -> list[str]:
+    """The kernelspec's argv for a kernel started by :func:`run_kernel` (``{connection_file}`` in ``argv``)."""
+    extra = ["--state-dir", str(state_dir)] if state_dir else []
+    return [*launcher(), *extra, "kernel", "--", *argv]
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    for sock in (dst, src):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _relay_one(client: socket.socket, path: str, child: int) -> None:
+    """One connection of the Jupyter server, byte for byte to the kernel's socket (ZMTP is the same
+    over TCP and over a Unix socket); waits for the kernel to bind it while the kernel starts."""
+    deadline = time.monotonic() + 120
+    while True:
+        inner = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            inner.connect(path)
+            break
+        except OSError:
+            inner.close()
+            try:
+                done = os.waitpid(child, os.WNOHANG)[0] != 0
+            except ChildProcessError:
+                done = True
+            if done or time.monotonic() > deadline:
+                client.close()
+                return
+            time.sleep(0.05)
+    back = threading.Thread(target=_pump, args=(inner, client), daemon=True)
+    back.start()
+    _pump(client, inner)
+    back.join()
+    client.close()
+    inner.close()
+
+
+def _serve(listener: socket.socket, path: str, child: int) -> None:
+    while True:
+        try:
+            client, _peer = listener.accept()
+        except OSError:
+            return
+        threading.Thread(target=_relay_one, args=(client, path, child), daemon=True).start()
+
+
+def run_kernel(argv: Sequence[str], state_dir: Path | None = None) -> int:
+    """Start a Jupyter kernel (``argv`` has ``-f CONNECTION_FILE``) inside the user's sandbox, *including*
+    its network namespace, the student's own host: ``!ip link add v-1a type veth peer name v-1b`` then
+    works as in the activity.  A kernel there cannot reach the Jupyter server over 127.0.0.1, so it
+    listens on Unix sockets (ZMQ's ``ipc`` transport) and this process, left in the host's network
+    namespace, relays each TCP port of the connection file to them.  Signals (an interrupt, a restart)
+    go on to the kernel; the kernel dies with this process.  As root, where the sandbox is not wanted,
+    or with a connection file that is not TCP, this is :func:`run`.  Returns the kernel's exit status."""
+    argv = list(argv)
+    try:
+        index = argv.index("-f") + 1
+        with open(argv[index]) as fh:
+            info = json.load(fh)
+    except (ValueError, IndexError, OSError):
+        info = {}
+    if not wanted() or inside() or info.get("transport", "tcp") != "tcp" or not info.get("ip"):
+        run(argv, state_dir)
+    state = Path(state_dir) if state_dir else Path(os.environ.get(ENV_STATE) or user_state_dir())
+    try:
+        holder = ensure(state)
+    except OSError:
+        run(argv, state_dir)  # run() tries again, then starts the kernel outside and says why
+    if not holder.netns or holder.netns == os.stat("/proc/self/ns/net").st_ino:
+        run(argv, state_dir)  # a sandbox from before the student's host existed: nothing to relay
+    folder = tempfile.mkdtemp(prefix=f"nslab-kernel-{host_uid()}-")
+    listeners = []
+    for key in KERNEL_PORTS:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((info["ip"], int(info[key])))
+        sock.listen(16)
+        listeners.append((sock, f"{folder}/k-{int(info[key])}"))
+    inner = os.path.join(folder, "connection.json")
+    with open(inner, "w") as fh:
+        json.dump({**info, "transport": "ipc", "ip": f"{folder}/k"}, fh)
+    argv[index] = inner
+    parent = os.getpid()
+    child = os.fork()
+    if child == 0:
+        try:
+            for sock, _path in listeners:
+                sock.close()
+            os.setpgid(0, 0)  # signals reach it once: through this relay
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent:
+                os._exit(1)
+            enter(holder)
+            os.execvp(argv[0], argv)
+        except BaseException as exc:  # noqa: BLE001
+            print(f"nslab-sandbox: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+        os._exit(127)
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.killpg(child, signum)
+        except OSError:
+            pass
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(signum, forward)
+    for sock, path in listeners:
+        threading.Thread(target=_serve, args=(sock, path, child), daemon=True).start()
+    _pid, status = os.waitpid(child, 0)
+    for sock, _path in listeners:
+        sock.close()
+    shutil.rmtree(folder, ignore_errors=True)
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``nslab-sandbox [--state-dir D] start|stop|status|probe|run -- CMD...``: the launcher."""
     parser = argparse.ArgumentParser(prog="nslab-sandbox", description=__doc__.split("\n\n")[0])
@@ -569,12 +742,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("probe", help="can this launcher create a sandbox here? (JSON, for nslab doctor)")
     p = sub.add_parser("run", help="run a command inside the sandbox: nslab-sandbox run -- CMD ARGS")
     p.add_argument("command", nargs=argparse.REMAINDER)
+    p = sub.add_parser("kernel", help="a Jupyter kernel in the sandbox and its own network namespace, reached "
+                                      "through this launcher: nslab-sandbox kernel -- python -m ipykernel_launcher "
+                                      "-f CONNECTION_FILE")
+    p.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     try:
-        if args.action == "run":
+        if args.action in ("run", "kernel"):
             command = args.command[1:] if args.command[:1] == ["--"] else args.command
             if not command:
-                parser.error("say what to run: nslab-sandbox run -- CMD ARGS")
+                parser.error(f"say what to run: nslab-sandbox {args.action} -- CMD ARGS")
+            if args.action == "kernel":
+                return run_kernel(command, Path(args.state_dir) if args.state_dir else None)
             run(command, Path(args.state_dir) if args.state_dir else None)
         if args.action == "probe":
             print(json.dumps(probe()))

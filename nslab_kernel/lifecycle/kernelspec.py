@@ -4,12 +4,13 @@
     nslab kernelspec install --user   # for this user only (~/.local/share/jupyter/kernels)
     nslab kernelspec install --sudo   # the old way, an explicit option: the kernel runs as root through sudo
 
-The default kernel is started by nslab's launcher, ``nslab-sandbox run -- python -m
-ipykernel_launcher ...``: a normal user's kernel runs inside their own sandbox (a user +
-mount namespace, see :mod:`..kernel.sandbox`), so ``lab.up()`` and ``!ip netns ...``
-cells act on that user's labs and nobody else's; it keeps the host's network namespace,
-so it still talks to Jupyter over 127.0.0.1.  Run by root, the launcher starts the
-kernel unchanged.
+The default kernel is started by nslab's launcher, ``nslab-sandbox kernel -- python -m
+ipykernel_launcher ...``: a normal user's kernel runs inside their own sandbox (a user,
+mount and network namespace, see :mod:`..kernel.sandbox`), so ``lab.up()``, ``!ip netns ...``
+and ``!ip link add v-1a type veth peer name v-1b`` cells act on that user's labs and own
+"host" and nobody else's.  The kernel listens on Unix sockets and the launcher, left in the
+host's network namespace, relays Jupyter's 127.0.0.1 ports to them.  Run by root, the
+launcher starts the kernel unchanged.
 
 With ``--sudo`` the kernel is started through ``sudo -n``; allow it once with a
 sudoers line (``visudo -f /etc/sudoers.d/nslab``)::
@@ -34,8 +35,8 @@ def spec(use_sudo: bool = False) -> dict:
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     if use_sudo:
         argv = ["sudo", "-n", "-E", *argv]
-    else:  # nslab's launcher: the user's sandbox when not root, the plain kernel for root
-        argv = sandbox.command(argv)
+    else:  # nslab's launcher: the user's sandbox (and own host netns) when not root, the plain kernel for root
+        argv = sandbox.kernel_command(argv)
     return {"argv": argv, "display_name": DISPLAY + (" via sudo" if use_sudo else ""), "language": "python",
             "metadata": {"debugger": True, "nslab": {"sudo": use_sudo, "sandbox": not use_sudo}}}
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.support import IS_ROOT, NOTEBOOKS, SECCOMP_BLOCK, need, netns_names
+from tests.support import IS_ROOT, NOTEBOOKS, SECCOMP_BLOCK, need, netns_names, notebook_build
 
 BIN = Path(sys.executable).parent
 NSLAB = str(BIN / "nslab")
@@ -386,7 +386,7 @@ def test_papermill_runs_a_guided_notebook_as_a_student(students, tmp_path):
     lab = lab_name()
     a.ok("kernelspec", "install", "--user")
     spec = json.loads(Path(a.home, ".local/share/jupyter/kernels/nslab/kernel.json").read_text())
-    assert spec["argv"][1:3] == ["run", "--"] and spec["argv"][0].endswith("nslab-sandbox")
+    assert spec["argv"][1:3] == ["kernel", "--"] and spec["argv"][0].endswith("nslab-sandbox")
     assert "sudo" not in " ".join(spec["argv"])
     out = Path(a.home) / "out.ipynb"
     host_before = netns_names()
@@ -403,6 +403,57 @@ def test_papermill_runs_a_guided_notebook_as_a_student(students, tmp_path):
         assert json.loads(a.ok("status", "--json"))["labs"] == []  # the notebook's last cell took it down
     finally:
         a.nslab("down", "--lab", lab)
+
+
+def host_links() -> list[str]:
+    return sorted(os.listdir("/sys/class/net"))
+
+
+STUDENT_PROBE = '''
+import json, os
+_found = {s: ex.check(s) for s in ex.steps if s.split(".")[0] == "3"}
+print("NSLAB_RESULT", json.dumps({"passed": {s: r.passed for s, r in _found.items()},
+                                  "netns": os.readlink("/proc/self/ns/net"), "uid": os.getuid()}))
+'''
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_a_student_does_the_veth_exercises_in_their_own_host(students, tmp_path, lang):
+    """Section 3 as the activity says it, rootless: `ip link add v-1a type veth peer name v-1b` in the kernel's
+    host (the student's own network namespace, in the sandbox), then `ip link set dev v-1a netns ...`: every
+    check passes, full points, and the real host never sees v-1a."""
+    a, _b = students
+    need(bool(shutil.which("papermill", path=str(BIN))), "papermill in this environment")
+    a.ok("kernelspec", "install", "--user")
+    build = notebook_build()
+    name = {"es": "03-pares-veth", "en": "03-veth-pairs"}[lang]
+    nb = build.student_notebook(lang, name, solutions=True, nbgrader=True)
+    nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell(STUDENT_PROBE.strip()))
+    source, out = Path(a.home) / f"in-{lang}.ipynb", Path(a.home) / f"out-{lang}.ipynb"
+    nbformat.write(nb, source)
+    os.chown(source, a.uid, a.gid)
+    links_before, netns_before, lab = host_links(), netns_names(), lab_name()
+    proc = a.run(str(BIN / "papermill"), "-k", "nslab", "-p", "backend", "netns", "-p", "lab", lab,
+                 str(source), str(out), timeout=600)
+    try:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        done = nbformat.read(out, 4)
+        cells = [c for c in done.cells if c.cell_type == "code"]
+        solution = "\n".join(c.source for c in cells)
+        assert "ip link add v-1a type veth peer name v-1b" in solution  # the activity's own command, typed
+        line = next(l for c in cells for o in c.get("outputs", []) if o.get("output_type") == "stream"
+                    for l in o["text"].splitlines() if l.startswith("NSLAB_RESULT "))
+        found = json.loads(line[len("NSLAB_RESULT "):])
+        assert found["passed"] and all(found["passed"].values()), found
+        assert found["uid"] == 0 and found["netns"] != os.readlink("/proc/self/ns/net")  # root in its own host
+        grade = [o for c in cells if c.source.startswith("ex.grade(") for o in c.outputs
+                 if o.output_type == "execute_result"]
+        assert [float(g["data"]["text/plain"]) for g in grade] == [4.0]
+        assert not [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert host_links() == links_before and netns_names() == netns_before  # nothing on the real host
+    finally:
+        a.nslab("cleanup", timeout=60)
 
 
 def test_a_kernel_whose_sandbox_cannot_be_made_still_starts_and_says_why(students):

@@ -132,8 +132,8 @@ def test_a_pidfile_is_trusted_only_when_everything_matches(tmp_path):
             "mntns": os.stat("/proc/self/ns/mnt").st_ino, "uid": userdirs.host_uid(), "state_dir": str(tmp_path)}
     (tmp_path / sandbox.PIDFILE).write_text(json.dumps(real))
     assert sandbox.find(tmp_path) == sandbox.Holder(**real)
-    for key, wrong in (("start", real["start"] + 1), ("userns", 1), ("mntns", 1), ("uid", real["uid"] + 1),
-                       ("pid", 2 ** 22 + 7)):
+    for key, wrong in (("start", real["start"] + 1), ("userns", 1), ("mntns", 1), ("netns", 1),
+                       ("uid", real["uid"] + 1), ("pid", 2 ** 22 + 7)):
         (tmp_path / sandbox.PIDFILE).write_text(json.dumps({**real, key: wrong}))
         assert sandbox.find(tmp_path) is None, key
 
@@ -146,9 +146,9 @@ def test_the_ip_wrapper_is_valid_sh_and_passes_everything_else_through():
 
 def test_the_default_kernelspec_starts_the_kernel_through_the_launcher():
     argv = kernelspec.spec()["argv"]
-    assert argv == [*sandbox.launcher(), "run", "--", sys.executable, "-m", "ipykernel_launcher", "-f",
+    assert argv == [*sandbox.launcher(), "kernel", "--", sys.executable, "-m", "ipykernel_launcher", "-f",
                     "{connection_file}"]
     assert sandbox.launcher() == [str(Path(sys.executable).parent / "nslab-sandbox")]  # what AppArmor names
     sudo = kernelspec.spec(use_sudo=True)["argv"]
-    assert sudo[:3] == ["sudo", "-n", "-E"] and "run" not in sudo and "nslab-sandbox" not in " ".join(sudo)
+    assert sudo[:3] == ["sudo", "-n", "-E"] and "kernel" not in sudo and "nslab-sandbox" not in " ".join(sudo)
     assert sandbox.command(["bash"]) == [*sandbox.launcher(), "run", "--", "bash"]
