@@ -441,7 +441,7 @@ def container() -> str:
 
 def try_userns() -> tuple[str, int]:
     """Try, in a throw-away child, what the sandbox needs: a user namespace mapping this user to root,
-    and a mount in a new mount namespace.  Returns ("", 0) when it works, else (the step that failed:
+    a network namespace of its own, and a mount in a new mount namespace.  Returns ("", 0) when it works, else (the step that failed:
     "unshare", "uid_map" or "mount", its errno).  Changes nothing."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -450,7 +450,7 @@ def try_userns() -> tuple[str, int]:
         try:
             os.close(read_fd)
             uid, gid = os.geteuid(), os.getegid()
-            _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare")
+            _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET), "unshare")
             step = "uid_map"
             _map_to_root(uid, gid)
             step = "mount"

@@ -405,6 +405,13 @@ def test_papermill_runs_a_guided_notebook_as_a_student(students, tmp_path):
         a.nslab("down", "--lab", lab)
 
 
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except OSError:
+        return ""  # gone meanwhile
+
+
 def host_links() -> list[str]:
     return sorted(os.listdir("/sys/class/net"))
 
@@ -454,6 +461,68 @@ def test_a_student_does_the_veth_exercises_in_their_own_host(students, tmp_path,
         assert host_links() == links_before and netns_names() == netns_before  # nothing on the real host
     finally:
         a.nslab("cleanup", timeout=60)
+
+
+KERNEL_SCRIPT = '''
+import json, os, sys, time
+from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpecManager
+km = KernelManager(kernel_name="nslab", kernel_spec_manager=KernelSpecManager())
+km.start_kernel()
+kc = km.client(); kc.start_channels(); kc.wait_for_ready(timeout=120)
+out = {"relay": km.provisioner.process.pid}
+
+def run(code):
+    seen = []
+    def hook(msg):
+        if msg["msg_type"] == "stream":
+            seen.append(msg["content"]["text"])
+        elif msg["msg_type"] == "error":
+            seen.append("ERROR " + msg["content"]["ename"])
+    kc.execute_interactive(code, output_hook=hook, timeout=120)
+    return "".join(seen).strip()
+
+out["where"] = run("import os; print(os.getpid(), os.getuid(), os.readlink('/proc/self/ns/net'))")
+out["veth"] = run("!ip link add v-1a type veth peer name v-1b && ip -o link show v-1a | cut -d: -f2")
+msg_id = kc.execute("!ping -c 100 127.0.0.1 > /dev/null")
+time.sleep(2)
+started = time.monotonic()
+km.interrupt_kernel()
+while True:
+    msg = kc.get_iopub_msg(timeout=30)
+    if msg["parent_header"].get("msg_id") == msg_id and msg["content"].get("execution_state") == "idle":
+        break
+out["interrupt_s"] = time.monotonic() - started
+out["after"] = run("print('still here', 6 * 7)")
+km.restart_kernel(now=False)
+kc.wait_for_ready(timeout=120)
+out["restarted"] = run("import os; print(os.getpid(), os.readlink('/proc/self/ns/net'))")
+kc.stop_channels()
+km.shutdown_kernel(now=False)
+out["alive"] = km.is_alive()
+print("NSLAB_RESULT " + json.dumps(out))
+'''
+
+
+def test_the_sandboxed_kernel_lives_in_the_students_host_and_obeys_jupyter(students):
+    """The kernel 'Python 3 (nslab)' as Jupyter drives it: it runs as root-in-the-sandbox in the student's own
+    host netns (ip link add works there, the real host never sees it), an interrupt stops a running `!ping` in
+    seconds, a restart gives a new kernel in the same host, and a shutdown leaves no kernel process behind."""
+    a, _b = students
+    a.ok("kernelspec", "install", "--user")
+    links_before = host_links()
+    proc = a.run(sys.executable, "-c", KERNEL_SCRIPT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.split("NSLAB_RESULT ", 1)[1])
+    pid, uid, netns = out["where"].split()
+    assert uid == "0" and netns != os.readlink("/proc/self/ns/net") and int(pid) != out["relay"]
+    assert out["veth"].startswith("v-1a@") and host_links() == links_before
+    assert out["interrupt_s"] < 10 and out["after"] == "still here 42"
+    new_pid, new_netns = out["restarted"].split()
+    assert new_pid != pid and new_netns == netns  # same student host: the veth made before is still there
+    assert out["alive"] is False
+    assert not [p for p in a.pids() if "ipykernel" in cmdline(p)]
+    a.ok("cleanup")
 
 
 def test_a_kernel_whose_sandbox_cannot_be_made_still_starts_and_says_why(students):
