@@ -72,6 +72,9 @@ class Backend(ABC):
     def preflight(self) -> None:
         """Raise a clear :class:`NslabError` if this backend cannot run here; change nothing."""
 
+    def preflight_forwarding(self) -> None:
+        """Raise a clear :class:`NslabError` if routers' forwarding cannot be set here; change nothing."""
+
     @abstractmethod
     def handle(self, topo: "Topology", node: str) -> NodeHandle:
         """Where ``node``'s namespace is (whether or not it exists yet)."""

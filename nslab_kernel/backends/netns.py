@@ -13,7 +13,7 @@ from ..core.i18n import N_, _
 from ..core.records import Record
 from ..core.state import NodeHandle, NodeStatus
 from ..core.steps import Step
-from ..kernel import fanout, nsfs
+from ..kernel import fanout, netconf, nsfs
 from ..model.topology import Topology
 from . import rootless
 from .base import Backend, ExecResult
@@ -54,6 +54,9 @@ class NetnsBackend(Backend):
 
     def preflight(self) -> None:
         require_netns_privileges()
+
+    def preflight_forwarding(self) -> None:
+        netconf.require_writable_sysctls()
 
     def handle(self, topo: Topology, node: str) -> NodeHandle:
         name = topo.netns_name(node)

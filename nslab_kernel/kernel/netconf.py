@@ -18,7 +18,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from ..core import commands
-from ..core.errors import BackendError, NameClash
+from ..core.errors import BackendError, NameClash, PrivilegeError
 from ..core.i18n import _
 from ..core.state import NodeHandle
 from ..core.steps import Step
@@ -204,14 +204,36 @@ def read_forwarding() -> bool:
         return fh.read().strip() == "1"
 
 
+def read_only_sysctls() -> PrivilegeError:
+    return PrivilegeError(_("cannot set net.ipv4.ip_forward: /proc/sys is read-only here (a container's default); "
+                            "run the container with a writable /proc/sys (podman run --security-opt unmask=ALL; "
+                            "Kubernetes: securityContext procMount: Unmasked), or use the simulated network "
+                            "(backend 'sim')"))
+
+
+def require_writable_sysctls() -> None:
+    """Before a lab with routers is built: /proc/sys mounted read-only refuses it now, not half-way."""
+    try:
+        read_only = bool(os.statvfs(FORWARD_SYSCTL).f_flag & os.ST_RDONLY)
+    except OSError:
+        return  # no such file: the write itself will say what is wrong
+    if read_only:
+        raise read_only_sysctls()
+
+
 def forwarding(ns: Netns, enabled: bool) -> Step:
     """Set ``net.ipv4.ip_forward`` of this namespace (the calling thread's, never the host's)."""
     value = "1" if enabled else "0"
     command = commands.forwarding(ns.name, enabled)
     if read_forwarding() == enabled:
         return Step("forwarding", ns.name, command, False)
-    with open(FORWARD_SYSCTL, "w") as fh:
-        fh.write(value)
+    try:
+        with open(FORWARD_SYSCTL, "w") as fh:
+            fh.write(value)
+    except OSError as exc:
+        if exc.errno == errno.EROFS:
+            raise read_only_sysctls() from None
+        raise
     return Step("forwarding", ns.name, command, True)
 
 

@@ -195,6 +195,8 @@ class Lab:
         topo = self.topology
         report = Report(f"{title} {self.name}")
         self.backend.preflight()  # before the lock: a refused start leaves not even a records folder
+        if "forwarding" in stages and any(topo.node(n).forwarding for n in nodes):
+            self.backend.preflight_forwarding()
         with records.lock(self.name):
             fresh = not records.record_path(self.name).exists()
             record = self._record(create="nodes" in stages)

@@ -227,3 +227,24 @@ def test_cleanup_removes_temporaries_whose_writer_died(root, state):
     assert not stale.exists() and live.exists()  # a running writer's file is left alone
     live.unlink()
     assert records.remove_stale_temporaries() == []
+
+
+def test_a_read_only_proc_sys_refuses_routers_before_building_and_says_how(root, state, unique):
+    """A container's default /proc/sys is read-only: Figure 1 (routers must forward) is refused up front, in
+    one line naming the fix, leaving nothing; a lab without routers still builds there."""
+    lab, plain = unique("ro"), unique("rp")
+    script = (f"mount -o bind,ro /proc/sys /proc/sys && "
+              f"{' '.join(nslab_cmd())} up figure1 --lab {lab}; echo FIG1=$?; "
+              f"NSLAB_LANG=es {' '.join(nslab_cmd())} up figure1 --lab {lab} 2>&1 >/dev/null; "
+              f"{' '.join(nslab_cmd())} up two-containers --lab {plain} >/dev/null && echo PLAIN=ok; "
+              f"{' '.join(nslab_cmd())} down --lab {plain} >/dev/null && echo DOWN=ok")
+    proc = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "NSLAB_STATE_DIR": str(state)})
+    assert "FIG1=1" in proc.stdout, proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines[0].startswith("nslab: error: cannot set net.ipv4.ip_forward: /proc/sys is read-only"), lines
+    assert "unmask=ALL" in lines[0] and "procMount: Unmasked" in lines[0] and len(lines) == 1, lines
+    assert "nslab: error: no se puede activar net.ipv4.ip_forward: /proc/sys es de solo lectura" in proc.stdout
+    assert "PLAIN=ok" in proc.stdout and "DOWN=ok" in proc.stdout, proc.stdout + proc.stderr
+    assert not lab_names(lab) and not lab_names(plain)
+    assert not (state / "labs").exists() or not list((state / "labs").glob(f"{lab}*"))
