@@ -128,3 +128,98 @@ assert libc.prctl(38, 1, 0, 0, 0) == 0            # PR_SET_NO_NEW_PRIVS
 assert libc.prctl(22, 2, ctypes.byref(fp), 0, 0) == 0  # PR_SET_SECCOMP, a filter like Docker's default
 os.execvp(sys.argv[1], sys.argv[1:])
 '''
+
+
+# --- JupyterLab for the browser tests --------------------------------------------------------------------
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def free_port(ports: range) -> int:
+    """The first free TCP port of ``ports`` on 127.0.0.1 (each test file keeps to its own range)."""
+    import socket
+    for port in ports:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port in {ports.start}-{ports.stop - 1}")
+
+
+def jupyterlab_settings(folder: Path, all_cells_in_dom: bool = False) -> Path:
+    """JupyterLab's user settings for a test: no news toast over the outputs; with ``all_cells_in_dom``
+    every cell is rendered (not only those on screen), so that all of them can be measured."""
+    import json
+    apputils = folder / "@jupyterlab" / "apputils-extension"
+    apputils.mkdir(parents=True, exist_ok=True)
+    (apputils / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false",
+                                                                           "checkForUpdates": False}))
+    if all_cells_in_dom:
+        tracker = folder / "@jupyterlab" / "notebook-extension"
+        tracker.mkdir(parents=True, exist_ok=True)
+        (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    return folder
+
+
+def start_jupyterlab(root_dir: Path, ports: range, kernel: str = "nslab", env: dict | None = None,
+                     all_cells_in_dom: bool = False):
+    """Start JupyterLab headless on a free port of ``ports``, serving ``root_dir`` (its log in
+    ``root_dir/jupyter.log``); returns (process, base URL, token) once it answers.  Stop it with
+    :func:`stop_jupyterlab`."""
+    import time
+    import urllib.request
+    import uuid
+    need(os.path.exists(CHROMIUM), "Debian's chromium is needed (apt-get install chromium)")
+    port, token = free_port(ports), uuid.uuid4().hex
+    settings = jupyterlab_settings(root_dir / ".jupyterlab-settings", all_cells_in_dom)
+    log_path = root_dir / "jupyter.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         f"--ServerApp.token={token}", f"--ServerApp.root_dir={root_dir}", "--ServerApp.port_retries=0",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+         f"--MultiKernelManager.default_kernel_name={kernel}"],
+        stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings), **(env or {})})
+    proc.log = log  # closed by stop_jupyterlab
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180  # a loaded 2-core machine starts JupyterLab slowly
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+            return proc, base, token
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                stop_jupyterlab(proc)
+                raise AssertionError("JupyterLab did not start: " + log_path.read_text()[-2000:])
+            time.sleep(0.3)
+
+
+def stop_jupyterlab(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.log.close()
+
+
+def run_all_cells(page) -> None:
+    """Run > Run All Cells, again if the click was lost (a kernel not connected yet, a busy machine), until a
+    cell has started."""
+    import time
+    started = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt")
+    for _attempt in range(4):
+        page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
+        page.click("text=Run", timeout=30_000)
+        page.click("text=Run All Cells", timeout=30_000)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if any(t.strip() not in ("[ ]:", "") for t in started.all_inner_texts()):
+                return
+            page.wait_for_timeout(500)
+    raise AssertionError("Run All Cells did not start the notebook")

@@ -7,35 +7,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 
 import nbformat
 import pytest
 
-from tests.support import IS_ROOT, ROOT, need
+from tests.support import CHROMIUM, CHROMIUM_ARGS, IS_ROOT, ROOT, need, run_all_cells, start_jupyterlab, stop_jupyterlab
 
 pytestmark = [pytest.mark.browser, pytest.mark.root]
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-
-
-def free_port() -> int:
-    """A port of the widgets' range (18500-18599) on a shared machine."""
-    for port in range(18550, 18600):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port in 18550-18599")
 
 
 @pytest.fixture
@@ -55,33 +35,11 @@ def jupyter(tmp_path, private_state):
         "lab.set_forwarding('r2', False)\nbroken = PingMatrixView(lab, run=True)\nbroken.add_class('nslab-broken-matrix')\nbroken",
     )]
     nbformat.write(nb, tmp_path / "widgets.ipynb")
-    port, token = free_port(), uuid.uuid4().hex
-    log = open(tmp_path / "jupyter.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp_path}",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         "--MultiKernelManager.default_kernel_name=nslab"],
-        stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-    base = f"http://127.0.0.1:{port}"
+    proc, base, token = start_jupyterlab(tmp_path, range(18550, 18600))
     try:
-        deadline = time.monotonic() + 180  # a loaded 2-core machine starts JupyterLab slowly
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError("JupyterLab did not start: " + (tmp_path / "jupyter.log").read_text()[-2000:])
-                time.sleep(0.3)
         yield base, token, lab
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_jupyterlab(proc)
 
 
 def test_widgets_render_and_respond_in_chromium(jupyter):
@@ -96,17 +54,7 @@ def test_widgets_render_and_respond_in_chromium(jupyter):
             page.wait_for_selector(".jp-Notebook", timeout=90_000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-mod-idle, "
                                    "#jp-main-statusbar", timeout=90_000)
-            page.click(".jp-Notebook .jp-Cell .jp-InputArea-editor")
-            page.click("text=Run", timeout=30_000)  # the menu
-            page.click("text=Run All Cells", timeout=30_000)
-            # "Run All" before the kernel is connected does nothing: wait, and click again if nothing started
-            page.wait_for_function("document.body.innerText.includes('| Idle') || document.body.innerText.includes('| Busy')",
-                                   timeout=90_000)
-            try:
-                page.wait_for_function("!document.querySelector('.jp-InputPrompt').innerText.includes('[ ]')", timeout=15_000)
-            except Exception:  # noqa: BLE001 - playwright's TimeoutError
-                page.click("text=Run", timeout=30_000)
-                page.click("text=Run All Cells", timeout=30_000)
+            run_all_cells(page)
 
             # TopologyView: the SVG graph with all 7 nodes and 7 links, labelled
             try:

@@ -15,7 +15,7 @@ import uuid
 import nbformat
 import pytest
 
-from tests.integration.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.support import CHROMIUM, CHROMIUM_ARGS
 from tests.integration.test_browser_widgets import CUT, SHOTS as WIDGET_SHOTS, WIDER, run_notebook
 from tests.support import NOTEBOOKS
 

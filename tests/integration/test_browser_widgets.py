@@ -21,8 +21,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.integration.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.support import ROOT
+
+from tests.support import CHROMIUM, CHROMIUM_ARGS, ROOT, run_all_cells
 
 pytestmark = [pytest.mark.browser, pytest.mark.root]
 SHOTS = Path(os.environ.get("NSLAB_ARTIFACTS") or ROOT / "test-artifacts") / "widgets"
@@ -82,18 +82,7 @@ def run_notebook(page, base: str, token: str, name: str) -> None:
     news = page.locator(".jp-toast-container button:has-text('No')")
     if news.count():
         news.first.click()  # JupyterLab's "get notified about news?" toast would cover the outputs
-    page.click(".jp-Notebook .jp-Cell .jp-InputArea-editor")
-    page.keyboard.press("Escape")
-    page.click("text=Run", timeout=30_000)
-    page.click("text=Run All Cells", timeout=30_000)
-    # "Run All" before the kernel is connected does nothing: wait, and click again if nothing started
-    page.wait_for_function("document.body.innerText.includes('| Idle') || document.body.innerText.includes('| Busy')",
-                           timeout=90_000)
-    try:
-        page.wait_for_function("!document.querySelector('.jp-InputPrompt').innerText.includes('[ ]')", timeout=15_000)
-    except Exception:  # noqa: BLE001 - playwright's TimeoutError
-        page.click("text=Run", timeout=30_000)
-        page.click("text=Run All Cells", timeout=30_000)
+    run_all_cells(page)
 
 
 @pytest.mark.parametrize("lang", ["es", "en"])

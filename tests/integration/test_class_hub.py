@@ -14,7 +14,6 @@ free ports), NSLAB_TEST_USER_PREFIX (the students' user names, default nslt<rand
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import pwd

@@ -5,35 +5,16 @@ checks again, and they turn green.  Screenshots go to test-artifacts/student-bro
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 
 import nbformat
 import pytest
 
-from tests.support import IS_ROOT, NOTEBOOKS, ROOT, need
+from tests.support import CHROMIUM, CHROMIUM_ARGS, IS_ROOT, NOTEBOOKS, ROOT, need, run_all_cells, start_jupyterlab, stop_jupyterlab
 
 pytestmark = [pytest.mark.browser, pytest.mark.root]
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "test-artifacts" / "student-browser"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 PORTS = range(18300, 18400)  # this track's ports on the shared machine
-
-
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port in 18300-18399")
 
 
 @pytest.fixture
@@ -45,33 +26,11 @@ def jupyter(tmp_path):
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     params.source = params.source.replace('backend = "auto"', 'backend = "netns"').replace("lab = None", f'lab = "{lab}"')
     nbformat.write(nb, tmp_path / "ejercicio.ipynb")
-    port, token = free_port(), uuid.uuid4().hex
-    log = open(tmp_path / "jupyter.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp_path}",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         "--MultiKernelManager.default_kernel_name=nslab"],
-        stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-    base = f"http://127.0.0.1:{port}"
+    proc, base, token = start_jupyterlab(tmp_path, PORTS)
     try:
-        deadline = time.monotonic() + 180  # a loaded 2-core machine starts JupyterLab slowly
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError("JupyterLab did not start: " + (tmp_path / "jupyter.log").read_text()[-2000:])
-                time.sleep(0.3)
         yield base, token, lab
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_jupyterlab(proc)
         from nslab_kernel.analysis import exercises
         exercises.start("two-containers", "netns", lab).teardown()
         left = [n for n in os.listdir("/var/run/netns") if n.startswith(lab)] if os.path.isdir("/var/run/netns") else []
@@ -90,9 +49,7 @@ def test_a_student_fills_in_the_veth_exercise_in_chromium(jupyter):
             page.goto(f"{base}/lab/tree/ejercicio.ipynb?token={token}", wait_until="domcontentloaded")
             page.wait_for_selector(".jp-Notebook", timeout=90_000)
             page.wait_for_selector("#jp-main-statusbar", timeout=90_000)
-            page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
-            page.click("text=Run", timeout=30_000)
-            page.click("text=Run All Cells", timeout=30_000)
+            run_all_cells(page)
             # every check says what is missing, in Spanish, with a hint and the way out
             page.wait_for_function("document.querySelectorAll('.nslab-exercise').length >= 7", timeout=120_000)
             first = page.locator(".nslab-exercise").filter(has_text="Dos contenedores").first
