@@ -815,6 +815,24 @@ def finish() -> Cell:
     return Cell("code", "ex.finish()", locked=True, gid="finish")
 
 
+SCORE = md(
+    """
+    ## Puntuación
+
+    La comprobación de toda la sección (la usa también la corrección automática):
+    """,
+    """
+    ## Score
+
+    The check of the whole section (automatic grading uses it too):
+    """)
+
+
+def ending(section: str, points: float) -> list[Cell]:
+    """The last cells of a student notebook: the section's score (nbgrader's graded cell), then the end."""
+    return [SCORE, grade(section, points), FINISH, finish()]
+
+
 EXERCISES: dict[tuple[str, str], list[Cell]] = {}
 
 EXERCISES[("02-network-namespaces", "02-network-namespaces")] = [
@@ -968,20 +986,7 @@ EXERCISES[("02-network-namespaces", "02-network-namespaces")] = [
     task("task-2-5", '''
         !ip netns exec {ns1} ifconfig -a
         '''),
-    md(
-        """
-        ## Puntuación
-
-        La comprobación de toda la sección (la usa también la corrección automática):
-        """,
-        """
-        ## Score
-
-        The check of the whole section (automatic grading uses it too):
-        """),
-    grade("2", 3),
-    FINISH,
-    finish(),
+    *ending("2", 3),
 ]
 
 EXERCISES[("03-pares-veth", "03-veth-pairs")] = [
@@ -1115,20 +1120,7 @@ EXERCISES[("03-pares-veth", "03-veth-pairs")] = [
         !ip netns exec {ns2} ping -c 2 -W 2 {near}
         '''),
     check("3.ping"),
-    md(
-        """
-        ## Puntuación
-
-        La comprobación de toda la sección (la usa también la corrección automática):
-        """,
-        """
-        ## Score
-
-        The check of the whole section (automatic grading uses it too):
-        """),
-    grade("3", 4),
-    FINISH,
-    finish(),
+    *ending("3", 4),
 ]
 
 _LINKS_ES = "\n".join(f"- `{l.a}` — `{l.b}`" for l in FIG.links)
@@ -1308,20 +1300,7 @@ EXERCISES[("04-actividad-figura1", "04-activity-figure1")] = [
         !ip netns exec {{ex.netns("{HOSTS[0]}")}} ping -c 1 -W 2 {FIG.addresses_of(LAST_HOST)[0].ip}
         '''),
     check("4.ping"),
-    md(
-        """
-        ## Puntuación
-
-        La comprobación de toda la sección (la usa también la corrección automática):
-        """,
-        """
-        ## Score
-
-        The check of the whole section (automatic grading uses it too):
-        """),
-    grade("4", 6),
-    FINISH,
-    finish(),
+    *ending("4", 6),
 ]
 
 # --- names on disk ---------------------------------------------------------------------------------------
