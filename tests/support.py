@@ -208,12 +208,18 @@ def stop_jupyterlab(proc: subprocess.Popen) -> None:
     proc.log.close()
 
 
-def run_all_cells(page) -> None:
+def run_all_cells(page, shots: Path | None = None) -> None:
     """Run > Run All Cells, again if the click was lost (a kernel not connected yet, a busy machine), until a
-    cell has started."""
+    cell has started.  A JupyterLab dialog in the way (a kernel that cannot start...) fails with its text
+    (and a screenshot ``dialog.png`` in ``shots``)."""
     import time
     started = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt")
     for _attempt in range(4):
+        dialog = page.locator(".jp-Dialog")
+        if dialog.count():
+            if shots is not None:
+                page.screenshot(path=str(shots / "dialog.png"))
+            raise AssertionError("JupyterLab shows a dialog: " + " | ".join(dialog.first.inner_text().split("\n")))
         page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
         page.click("text=Run", timeout=30_000)
         page.click("text=Run All Cells", timeout=30_000)

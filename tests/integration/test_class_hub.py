@@ -28,14 +28,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.support import IS_ROOT, NOTEBOOKS, ROOT, need
+from tests.support import CHROMIUM, CHROMIUM_ARGS, IS_ROOT, NOTEBOOKS, ROOT, need, run_all_cells
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.root]
 START = ROOT / "deploy" / "jupyterhub" / "start.sh"
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "test-artifacts" / "hub"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 STUDENTS = 3
 STALL = 300  # seconds without a finished cell before a student's notebook counts as stuck
 
@@ -169,25 +166,6 @@ def figure1_notebook(lab: str) -> nbformat.NotebookNode:
     return nb
 
 
-def run_all_cells(page) -> None:
-    """Run > Run All Cells, again if the click was lost (a busy machine): until a cell has started."""
-    started = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").filter(has_text="[")
-    for _ in range(4):
-        dialog = page.locator(".jp-Dialog")
-        if dialog.count():
-            page.screenshot(path=str(SHOTS / "dialog.png"))
-            raise AssertionError("JupyterLab shows a dialog: " + " | ".join(dialog.first.inner_text().split("\n")))
-        page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
-        page.click("text=Run", timeout=30_000)
-        page.click("text=Run All Cells", timeout=30_000)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if any(t.strip() not in ("[ ]:", "") for t in started.all_inner_texts()):
-                return
-            page.wait_for_timeout(500)
-    raise AssertionError("Run All Cells did not start the notebook")
-
-
 def run_in_browser(hub: dict, student: Student, lab: str, results: dict) -> None:
     """Log in as the student, open the notebook, run all cells, wait for the last result."""
     from playwright.sync_api import sync_playwright
@@ -212,7 +190,7 @@ def run_in_browser(hub: dict, student: Student, lab: str, results: dict) -> None
                 page.goto(f"{url}/user/{student.name}/lab/tree/figure1.ipynb", wait_until="domcontentloaded")
                 page.wait_for_selector(".jp-Notebook", timeout=120_000)
                 page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-                run_all_cells(page)
+                run_all_cells(page, SHOTS)
                 done = page.locator(".jp-OutputArea-output", has_text="NSLAB_RESULT")
                 errors = page.locator(".jp-OutputArea-output [data-mime-type='application/vnd.jupyter.stderr']",
                                       has_text="Error")
