@@ -129,3 +129,10 @@ def test_errors_raised_into_a_spanish_notebook_are_spanish():
         nslab_kernel.load("figure1").node("h9")
     shown = "".join(typo.value._render_traceback_())  # what Jupyter shows: one line, no traceback
     assert "quería decir" in shown and "Traceback" not in shown
+
+
+def test_jupyterlab_itself_can_speak_spanish():
+    """The student's JupyterLab menus, not only nslab's messages: the Spanish language pack is installed."""
+    from jupyterlab_server.translation_utils import get_language_packs
+    packs, _message = get_language_packs("en")
+    assert "es_ES" in packs, packs
