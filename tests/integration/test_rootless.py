@@ -525,6 +525,84 @@ def test_the_sandboxed_kernel_lives_in_the_students_host_and_obeys_jupyter(stude
     a.ok("cleanup")
 
 
+def terminal_session(base: str, token: str, command: str, marker: str, timeout: float = 60) -> str:
+    """Open a JupyterLab terminal through jupyter_server's API (what File > New > Terminal does), type
+    ``command`` and return what the terminal shows until ``marker`` is printed (spell it otherwise in
+    ``command``, as ``MARK"ER"``, so that the echo of the typed line does not count); then close it."""
+    import asyncio
+    import urllib.request
+
+    from tornado.websocket import websocket_connect
+
+    request = urllib.request.Request(f"{base}/api/terminals?token={token}", method="POST", data=b"")
+    name = json.loads(urllib.request.urlopen(request, timeout=30).read())["name"]
+
+    async def talk() -> str:
+        ws = await websocket_connect(f"{base.replace('http', 'ws')}/terminals/websocket/{name}?token={token}")
+        await ws.write_message(json.dumps(["stdin", command + "\r"]))
+        seen, deadline = "", time.monotonic() + timeout
+        while marker not in seen and time.monotonic() < deadline:  # (the typed line spells it otherwise)
+            try:
+                msg = await asyncio.wait_for(ws.read_message(), timeout=max(0.1, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                break
+            if msg is None:
+                break
+            kind, *rest = json.loads(msg)
+            if kind == "stdout":
+                seen += rest[0]
+        ws.close()
+        return seen
+
+    try:
+        return asyncio.run(talk())
+    finally:
+        urllib.request.urlopen(urllib.request.Request(f"{base}/api/terminals/{name}?token={token}",
+                                                      method="DELETE"), timeout=30)
+
+
+@pytest.mark.browser
+def test_jupyterlabs_own_terminal_opens_in_the_students_host(students, tmp_path):
+    """File > New > Terminal in the student's JupyterLab: a shell in their sandbox, in their own host, where the
+    activity's `ip link add v-1a type veth peer name v-1b` works; the machine's interfaces do not change."""
+    import urllib.request
+    import uuid as _uuid
+
+    from tests.support import free_port
+    a, _b = students
+    a.ok("kernelspec", "install", "--user")  # also: JupyterLab's terminals start in the sandbox
+    port, token = free_port(range(18700, 18800)), _uuid.uuid4().hex
+    links_before = host_links()
+    server = subprocess.Popen(a.argv(str(BIN / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+                                     "--ServerApp.port_retries=0", f"--ServerApp.token={token}",
+                                     f"--ServerApp.root_dir={a.home}"),
+                              env=a.env(), cwd=a.home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "JupyterLab did not start"
+                time.sleep(0.3)
+        shown = terminal_session(base, token, "ip link add v-1a type veth peer name v-1b && ip -o link show v-1b "
+                                 "&& readlink /proc/self/ns/net && id -u && echo TERMINAL-\"DONE\"", "TERMINAL-DONE")
+        assert "v-1b@v-1a" in shown, shown
+        lines = shown.replace("\r", "").split("\n")
+        netns = next(l.strip() for l in lines if l.strip().startswith("net:["))
+        assert netns != os.readlink("/proc/self/ns/net") and "\n0\n" in "\n".join(l.strip() for l in lines), shown
+        assert host_links() == links_before
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        a.nslab("cleanup", timeout=60)
+
+
 def test_a_kernel_whose_sandbox_cannot_be_made_still_starts_and_says_why(students):
     """User namespaces blocked (a seccomp filter like Docker's): the kernel 'Python 3 (nslab)' starts anyway,
     outside any sandbox, and notebook 04 on backend auto says why and runs on the simulation."""
