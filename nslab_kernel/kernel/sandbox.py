@@ -661,6 +661,27 @@ def _serve(listener: socket.socket, path: str, child: int) -> None:
         threading.Thread(target=_relay_one, args=(client, path, child), daemon=True).start()
 
 
+def _remove_stale_kernel_folders() -> None:
+    """The socket folders of this user's kernels whose relay is gone (killed with SIGKILL: it could not
+    clean up); a folder is named nslab-kernel-UID-RELAYPID-*, and only this user's own are touched."""
+    uid, tmp = host_uid(), tempfile.gettempdir()
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split("-")
+        if len(parts) < 5 or parts[:2] != ["nslab", "kernel"] or parts[2] != str(uid) or not parts[3].isdigit():
+            continue
+        path = os.path.join(tmp, name)
+        try:
+            if os.lstat(path).st_uid != os.geteuid() or os.path.exists(f"/proc/{parts[3]}"):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def run_kernel(argv: Sequence[str], state_dir: Path | None = None) -> int:
     """Start a Jupyter kernel (``argv`` has ``-f CONNECTION_FILE``) inside the user's sandbox, *including*
     its network namespace, the student's own host: ``!ip link add v-1a type veth peer name v-1b`` then
@@ -685,7 +706,8 @@ def run_kernel(argv: Sequence[str], state_dir: Path | None = None) -> int:
         run(argv, state_dir)  # run() tries again, then starts the kernel outside and says why
     if not holder.netns or holder.netns == os.stat("/proc/self/ns/net").st_ino:
         run(argv, state_dir)  # a sandbox from before the student's host existed: nothing to relay
-    folder = tempfile.mkdtemp(prefix=f"nslab-kernel-{host_uid()}-")
+    _remove_stale_kernel_folders()
+    folder = tempfile.mkdtemp(prefix=f"nslab-kernel-{host_uid()}-{os.getpid()}-")
     listeners = []
     for key in KERNEL_PORTS:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

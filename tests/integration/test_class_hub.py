@@ -140,6 +140,8 @@ def class_hub(tmp_path_factory):
                     break
                 time.sleep(0.1)
             subprocess.run(["userdel", "--remove", name], capture_output=True)
+            for folder in Path("/tmp").glob(f"nslab-kernel-{uid}-*"):  # its kernels' sockets, relay killed above
+                shutil.rmtree(folder, ignore_errors=True)
         subprocess.run(["groupdel", group], capture_output=True)
         shutil.rmtree(state, ignore_errors=True)
         if not keep_prefix:

@@ -104,6 +104,8 @@ def _remove_student(s: Student) -> None:
         time.sleep(0.1)
     subprocess.run(["userdel", "--remove", s.name], capture_output=True)
     shutil.rmtree(f"/tmp/nslab-{s.uid}", ignore_errors=True)
+    for folder in Path("/tmp").glob(f"nslab-kernel-{s.uid}-*"):  # a kernel relay killed above left its sockets
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -511,6 +513,9 @@ def test_the_sandboxed_kernel_lives_in_the_students_host_and_obeys_jupyter(stude
     a, _b = students
     a.ok("kernelspec", "install", "--user")
     links_before = host_links()
+    dead = next(pid for pid in range(4_000_000, 4_100_000) if not os.path.exists(f"/proc/{pid}"))
+    stale = Path(f"/tmp/nslab-kernel-{a.uid}-{dead}-x1")  # the folder a SIGKILLed relay could not remove
+    assert a.run("mkdir", str(stale)).returncode == 0
     proc = a.run(sys.executable, "-c", KERNEL_SCRIPT, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.split("NSLAB_RESULT ", 1)[1])
@@ -522,6 +527,7 @@ def test_the_sandboxed_kernel_lives_in_the_students_host_and_obeys_jupyter(stude
     assert new_pid != pid and new_netns == netns  # same student host: the veth made before is still there
     assert out["alive"] is False
     assert not [p for p in a.pids() if "ipykernel" in cmdline(p)]
+    assert not list(Path("/tmp").glob(f"nslab-kernel-{a.uid}-*"))  # its own socket folder and the stale one
     a.ok("cleanup")
 
 
