@@ -113,23 +113,32 @@ print("backend:", backend)
 
 PRIVILEGES = md(
     """
-    > **Privilegios.** No hace falta ser root: con el kernel **Python 3 (nslab)** cada estudiante trabaja en
-    > su propio espacio aislado (un espacio de nombres de usuario, con un "host" de red propio), donde crea sus
-    > espacios de nombres de red, donde `!ip link add ...` actúa sobre ese host propio y no sobre el de la
-    > máquina, y donde `!ip netns ...` solo ve sus laboratorios; LXD, que equivale a ser root, no se usa ahí (sí como
-    > root, o en una máquina virtual propia, como recomienda la actividad). Donde ni eso es posible (Binder,
-    > una máquina que bloquea los espacios de nombres de usuario; `nslab doctor` dice cómo permitirlos) la
-    > red se simula en Python: el cuaderno lo dice en sus primeras celdas y los comandos `!ip` no pueden
-    > ejecutarse.
+    > **Privilegios.** No hace falta ser root. Con el kernel **Python 3 (nslab)**:
+    >
+    > - cada estudiante trabaja en su propio espacio aislado (un espacio de nombres de usuario), donde es root;
+    > - ese espacio tiene su propio "host" de red: `!ip link add ...` actúa sobre él, nunca sobre la máquina;
+    > - `!ip netns list` solo muestra sus laboratorios, y la terminal de JupyterLab (Archivo > Nuevo > Terminal)
+    >   se abre en ese mismo host;
+    > - LXD no se usa ahí, porque equivale a ser root: úselo como root o en una máquina virtual propia, como
+    >   recomienda la actividad.
+    >
+    > Si la máquina no permite ni eso (Binder, o espacios de nombres de usuario bloqueados: `nslab doctor` dice
+    > cómo permitirlos), la red se simula en Python; el cuaderno lo dice en sus primeras celdas y los comandos
+    > `!ip` no pueden ejecutarse.
     """,
     """
-    > **Privileges.** No root needed: with the **Python 3 (nslab)** kernel each student works in their own
-    > sandbox (a user namespace, with a network "host" of their own), where they create their network
-    > namespaces, where `!ip link add ...` acts on that own host and not on the machine's, and where
-    > `!ip netns ...` sees only their labs; LXD, which is root-equivalent, is not used there (it is as root, or in a VM of one's
-    > own, as the activity recommends). Where not even that is possible (Binder, a machine that blocks user
-    > namespaces; `nslab doctor` says how to allow them) the network is simulated in Python: the notebook
-    > says so in its first cells, and `!ip` commands cannot run.
+    > **Privileges.** No root needed. With the **Python 3 (nslab)** kernel:
+    >
+    > - each student works in their own sandbox (a user namespace), where they are root;
+    > - that sandbox has its own network "host": `!ip link add ...` acts on it, never on the machine;
+    > - `!ip netns list` shows only their labs, and JupyterLab's terminal (File > New > Terminal) opens in that
+    >   same host;
+    > - LXD is not used there, as it is root-equivalent: use it as root or in a VM of your own, as the activity
+    >   recommends.
+    >
+    > Where the machine does not allow even that (Binder, or user namespaces blocked: `nslab doctor` says how to
+    > allow them), the network is simulated in Python; the notebook says so in its first cells, and `!ip`
+    > commands cannot run.
     """)
 
 
