@@ -165,11 +165,12 @@ def json_schema() -> dict:
 
     Editors use it to complete and check lab files (``nslab schema`` prints it); :func:`from_dict`
     validates with it before the checks a schema cannot express."""
-    return json.loads(_schema_text())
+    return json.loads(json_schema_text())
 
 
 @lru_cache(maxsize=1)
-def _schema_text() -> str:
+def json_schema_text() -> str:
+    """The schema file's text, as shipped (what ``nslab schema`` prints)."""
     return (resources.files(__package__) / SCHEMA_FILE).read_text(encoding="utf-8")
 
 
@@ -676,4 +677,5 @@ def chain(routers: int) -> Topology:
                      source=f"chain:{routers} (generated)")
 
 
-__all__ = ["bundled_names", "chain", "from_dict", "load", "parse", "valid_ifname_problem"]
+__all__ = ["bundled_names", "chain", "from_dict", "json_schema", "json_schema_text", "load", "parse",
+           "structure_problems", "valid_ifname_problem"]
