@@ -98,6 +98,16 @@ def test_the_schema_examples_are_valid_labs():
         from_dict(example)
 
 
+def test_draft_07_engines_give_the_same_verdicts():
+    """Editors' yaml-language-server implements draft-07: the schema uses only keywords that mean the same there
+    ($defs reached by JSON pointer, no $ref beside other keywords), so an editor refuses what nslab refuses."""
+    draft7 = jsonschema.Draft7Validator(SCHEMA)
+    cases = [BASE] + [mutated(m) for _l, m, _f in WRONG + SEMANTIC]
+    cases += [yaml.safe_load(p.read_text()) for p in TOPOLOGIES.glob("*.yaml")]
+    for data in cases:
+        assert sorted(e.message for e in draft7.iter_errors(data)) == sorted(schema_errors(data))
+
+
 # --- what is right passes both ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", sorted(TOPOLOGIES.glob("*.yaml")), ids=lambda p: p.name)
