@@ -5,6 +5,14 @@ completely before anything touches the kernel, and turned into the frozen
 dataclasses of :mod:`nslab_kernel.model.topology`; ``routing: auto`` gets its
 routes from :mod:`nslab_kernel.model.routing`.  Every problem is listed, each
 one line naming the bad value and the fix.
+
+Validation has two stages.  The file's structure (keys, types, kinds, names,
+endpoint, address and route strings) is ``topology.schema.json``, a JSON Schema
+(draft 2020-12) that editors use too (``nslab schema``); the ``jsonschema``
+library checks it and :func:`structure_problems` words each error.  Then
+:func:`from_dict` checks, on whatever is structurally sound, what a schema
+cannot say: endpoints naming known nodes, each interface, address and subnet
+used once, both ends in one subnet, routes via a neighbour.
 """
 
 from __future__ import annotations
@@ -182,6 +190,13 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(json_schema())
 
 
+def _name(value: Any, quote: str = "'") -> str:
+    """A name as a message shows it: 'h1', but an odd one (a number, a control character) as its repr."""
+    if isinstance(value, str) and value.isprintable() and len(value) <= 60:
+        return f"{quote}{value}{quote}" if quote else value
+    return _shown(value)
+
+
 def _shown(value: Any) -> str:
     """A value as the message quotes it: its repr, cut short."""
     return _SHORT_REPR.repr(value)
@@ -223,14 +238,14 @@ def _where_link(data: dict, index: int, source: str) -> str:
     spec = data["links"][index]
     ends = spec.get("endpoints") if isinstance(spec, dict) else None
     if isinstance(ends, list) and len(ends) == 2:
-        return f"{source}: link {index + 1} ({' - '.join(map(str, ends))})"
+        return f"{source}: link {index + 1} ({' - '.join(_name(e, quote='') for e in ends)})"
     return f"{source}: link {index + 1}"
 
 
 def _unknown_key(key: Any, allowed: list[str], where: str) -> str:
     close = difflib.get_close_matches(str(key), allowed, n=1)
     hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
-    return f"{where}: unknown key '{key}'; {hint}"
+    return f"{where}: unknown key {_name(key)}; {hint}"
 
 
 def structure_problems(data: Any, source: str = "<topology>") -> list[_Problem]:
@@ -262,7 +277,7 @@ def _messages(error: Any, data: Any, source: str) -> list[tuple[tuple, str]]:
         return [(path, f"{source}: a topology is a mapping with keys 'name', 'nodes' and 'links'; found {found}")]
     where = source
     if path[:1] == ("nodes",) and len(path) >= 2:
-        where = f"{source}: node '{path[1]}'"
+        where = f"{source}: node {_name(path[1])}"
     elif path[:1] == ("links",) and len(path) >= 2:
         where = _where_link(data, path[1], source)
     if keyword == "additionalProperties":
@@ -274,10 +289,10 @@ def _messages(error: Any, data: Any, source: str) -> list[tuple[tuple, str]]:
         missing = [key for key in error.validator_value if key not in value]
         return [(path + (key,), _missing(key, where)) for key in missing]
     if path == ("nodes",) and "propertyNames" in error.schema_path:
-        return [(path + (value,), f"{source}: node '{value}': the name is not valid; use 1 to 31 letters, digits or "
+        return [(path + (value,), f"{source}: node {_name(value)}: the name is not valid; use 1 to 31 letters, digits or "
                                   "hyphens, starting with a letter (like r1)")]
-    field = tuple("*" if i in (1, 3) and path[0] in ("nodes", "links") else step for i, step in enumerate(path))
-    return [(path, _field_message(field, keyword, value, where, error.validator_value))]
+    place = tuple("*" if i in (1, 3) and path[0] in ("nodes", "links") else step for i, step in enumerate(path))
+    return [(path, _field_message(place, keyword, value, where, error.validator_value))]
 
 
 def _missing(key: str, where: str) -> str:
@@ -291,62 +306,62 @@ def _missing(key: str, where: str) -> str:
     return f"{where}: missing '{key}'"
 
 
-def _field_message(field: tuple, keyword: str, value: Any, where: str, limit: Any) -> str:
+def _field_message(place: tuple, keyword: str, value: Any, where: str, limit: Any) -> str:
     """The message of one bad value, by its place in the file (``*``: any node or link)."""
     shown = _shown(value)
-    if field == ("name",):
+    if place == ("name",):
         return (f"{where}: name {shown} is not valid; use 1 to 31 letters, digits or hyphens, starting with a letter "
                 "(like figure1)")
-    if field == ("description",) or field == ("nodes", "*", "description"):
+    if place == ("description",) or place == ("nodes", "*", "description"):
         return f"{where}: description {shown} must be text"
-    if field == ("routing",):
+    if place == ("routing",):
         return (f"{where}: routing {shown} is not known; use 'auto' (nslab computes static routes) or leave it out "
                 "and list routes on each node")
-    if field == ("check",):
+    if place == ("check",):
         return f"{where}: check must be a mapping like {{routes: exact}}"
-    if field == ("check", "routes"):
+    if place == ("check", "routes"):
         return (f"{where}: check.routes {shown} is not known; use 'exact' (the routes listed, nothing else) or "
                 "'outcome' (the default: any routes that reach every address)")
-    if field == ("naming",):
+    if place == ("naming",):
         return f"{where}: naming must be a mapping like {{netns: 'net-{{node}}'}}"
-    if field[:1] == ("naming",) and len(field) == 2:
-        return f"{where}: naming.{field[1]} {shown} {_naming_problem(value)}"
-    if field == ("nodes",):
+    if place[:1] == ("naming",) and len(place) == 2:
+        return f"{where}: naming.{place[1]} {shown} {_naming_problem(value)}"
+    if place == ("nodes",):
         if keyword == "maxProperties":
             return f"{where}: {len(value)} nodes is more than nslab builds (at most {limit})"
         return f"{where}: 'nodes' must be a non-empty mapping like 'h1: {{kind: host}}'"
-    if field == ("nodes", "*"):
+    if place == ("nodes", "*"):
         return f"{where}: settings must be a mapping like {{kind: router}}"
-    if field == ("nodes", "*", "kind"):
+    if place == ("nodes", "*", "kind"):
         close = difflib.get_close_matches(str(value), KINDS, n=1)
         hint = f"did you mean '{close[0]}'?" if close else "use 'host' or 'router'"
         return f"{where}: kind {shown} is not known; {hint}"
-    if field == ("nodes", "*", "forwarding"):
+    if place == ("nodes", "*", "forwarding"):
         return f"{where}: forwarding {shown} must be true or false"
-    if field == ("nodes", "*", "image"):
+    if place == ("nodes", "*", "image"):
         return f"{where}: image {shown} must be an image name like 'nslab-busybox'"
-    if field == ("nodes", "*", "routes"):
+    if place == ("nodes", "*", "routes"):
         return f"{where}: routes must be a list like [\"default via 10.0.1.1\"]"
-    if field == ("nodes", "*", "routes", "*"):
+    if place == ("nodes", "*", "routes", "*"):
         return f"{where}: route {shown}: {_route_problem(value)}"
-    if field == ("links",):
+    if place == ("links",):
         if keyword == "maxItems":
             return f"{where}: {len(value)} links is more than nslab builds (at most {limit})"
         return f"{where}: 'links' must be a list of {{endpoints: [a:eth0, b:eth0], addresses: [...]}}"
-    if field == ("links", "*"):
+    if place == ("links", "*"):
         return f"{where}: must be a mapping like {{endpoints: [\"h1:eth0\", \"r1:eth0\"]}}"
-    if field == ("links", "*", "endpoints"):
+    if place == ("links", "*", "endpoints"):
         return f"{where}: endpoints must be a list of two 'node:interface' strings, like [\"h1:eth0\", \"r1:eth0\"]"
-    if field == ("links", "*", "endpoints", "*"):
+    if place == ("links", "*", "endpoints", "*"):
         return f"{where}: {_endpoint_problem(value)}"
-    if field == ("links", "*", "addresses"):
+    if place == ("links", "*", "addresses"):
         return f"{where}: addresses must be a list of two, one per endpoint, like [\"10.0.1.2/24\", \"10.0.1.1/24\"]"
-    if field == ("links", "*", "addresses", "*"):
+    if place == ("links", "*", "addresses", "*"):
         return f"{where}: address {shown} is not an IPv4 address with prefix length, like 10.0.1.2/24"
-    if field == ("links", "*", "choose"):
+    if place == ("links", "*", "choose"):
         return (f"{where}: choose {shown} must be true (the student chooses the addresses; those given are one "
                 "solution) or false")
-    return f"{where}: {'.'.join(map(str, field))} {shown} is not valid ({keyword}); see 'nslab schema'"
+    return f"{where}: {'.'.join(map(str, place))} {shown} is not valid ({keyword}); see 'nslab schema'"
 
 
 def _naming_problem(pattern: Any) -> str:
