@@ -12,6 +12,7 @@ import contextlib
 import copy
 import io
 import json
+import os
 
 import jsonschema
 import pytest
@@ -28,7 +29,8 @@ from tests.support import FUZZ_CORPUS, ROOT, topologies
 TOPOLOGIES = ROOT / "nslab_kernel" / "model" / "topologies"
 SCHEMA = json_schema()
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+FAST = settings(max_examples=int(os.environ.get("NSLAB_FUZZ_EXAMPLES", "150")), deadline=None,
+                suppress_health_check=list(HealthCheck))
 
 BASE = {
     "name": "mini",
