@@ -374,3 +374,21 @@ def _private_state(tmp_path, monkeypatch):
     monkeypatch.setenv("NSLAB_STATE_DIR", str(tmp_path / "s3-state"))
     monkeypatch.setenv("NSLAB_ROOTLESS", "0")
     monkeypatch.setenv("NSLAB_LANG", "en")
+
+
+def test_validating_a_file_does_not_build_rfc3987_grammars():
+    """jsonschema is imported with rfc3987_syntax hidden (python-jsonschema/jsonschema#1428: its grammars cost
+    ~1.8 s at import, for a format this schema never uses), and a later import of rfc3987_syntax still works;
+    bundled topologies skip the structural pass (checked above), so they do not even import jsonschema."""
+    import subprocess
+    import sys
+    code = ("import sys\n"
+            "from nslab_kernel.model import schema\n"
+            "schema.load(sys.argv[1])\n"
+            "print('jsonschema' in sys.modules, 'rfc3987_syntax' in sys.modules)\n"
+            "import rfc3987_syntax\n")
+    out = subprocess.run([sys.executable, "-c", code, str(TOPOLOGIES / "figure1.yaml")], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.split() == ["True", "False"], out
+    out = subprocess.run([sys.executable, "-c", code, "figure1"], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"], out
