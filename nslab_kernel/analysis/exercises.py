@@ -36,7 +36,7 @@ from ..backends.lxd import connect, init_pids
 from ..backends.registry import get_backend
 from ..core import commands as cmds  # (a local 'commands' lists a solution's steps)
 from ..core.errors import NslabError
-from ..core.i18n import _, set_language
+from ..core.i18n import _, language, set_language
 from ..core.state import NodeHandle
 from ..kernel import fanout, netconf, nsfs, sandbox
 from ..kernel.pty import BASHRC, SHELL_ENV, PtyShell, ShellCommand, container_shell, netns_shell
@@ -380,7 +380,8 @@ class Exercise:
             if factory is None:  # no UI installed: say what to type in a terminal
                 return _Message(self._t("Open a terminal in JupyterLab (File > New > Terminal) and run: `{command}`")
                                 .format(command=command.shown))
-            return factory(ExerciseShell.open(self, node, command), height=height)
+            with language(self.lang):  # the view's labels in the notebook's language
+                return factory(ExerciseShell.open(self, node, command), height=height)
         except _NotThere as exc:
             return _Message(str(exc))
         except Exception as exc:  # noqa: BLE001 - a student never sees a traceback
@@ -1182,16 +1183,17 @@ class ExerciseShell:
         """Why the shell is closed, in the notebook's language ("" while it runs)."""
         if self.alive:
             return ""
+        t = self.exercise._t
         if self.reason == "down":
-            return _("terminal closed: lab {lab} was taken down").format(lab=self.lab.name)
+            return t("terminal closed: lab {lab} was taken down").format(lab=self.lab.name)
         if self.reason == "exit-kernel":
-            return _("terminal closed: the Python kernel is exiting")
+            return t("terminal closed: the Python kernel is exiting")
         status = self.status
         if self.reason == "closed" or status is None:
-            return _("terminal closed")
+            return t("terminal closed")
         if status < 0:
-            return _("terminal closed: the shell was killed by signal {signal}").format(signal=-status)
-        return _("terminal closed: the shell exited (status {status})").format(status=status)
+            return t("terminal closed: the shell was killed by signal {signal}").format(signal=-status)
+        return t("terminal closed: the shell exited (status {status})").format(status=status)
 
     def __repr__(self) -> str:
         state = f"pid {self.pid}" if self.alive else self.closed_text()
