@@ -39,7 +39,7 @@ from ..core.errors import NslabError
 from ..core.i18n import _, language, set_language
 from ..core.state import NodeHandle
 from ..kernel import fanout, netconf, nsfs, sandbox
-from ..kernel.pty import BASHRC, SHELL_ENV, PtyShell, ShellCommand, container_shell, netns_shell
+from ..kernel.pty import BASHRC, SHELL_ENV, OpenShell, PtyShell, ShellCommand, container_shell, netns_shell
 from ..kernel.netstate import read_lab_state
 from ..kernel.probe import ping_matrix
 from ..kernel.procs import processes, ps_faxu
@@ -1104,7 +1104,7 @@ class _Owner:
     name: str  # what the view shows as the lab's name
 
 
-class ExerciseShell:
+class ExerciseShell(OpenShell):
     """A shell of the student track, with the interface of ``lifecycle.terminals.Terminal`` (what the
     terminal view uses).  Unlike a lab's terminals it has no line in a lab's record: nslab did not make
     these nodes (the student did, by hand), so there is no record; it ends with ``ex.teardown()``, its
@@ -1121,7 +1121,8 @@ class ExerciseShell:
         self.shell = shell
         self.reason: str | None = None
         self._done = False
-        self._callbacks: list[Callable[["ExerciseShell"], None]] = []
+        self._exit_callbacks: list[Callable[["ExerciseShell"], None]] = []
+        self._exit_lock = ExerciseShell._lock
 
     @classmethod
     def open(cls, exercise: "Exercise", node: str | None, command: ShellCommand,
@@ -1140,37 +1141,6 @@ class ExerciseShell:
         for term in shells:
             term.close(reason)
 
-    # what the terminal view uses
-    command = property(lambda self: self.shell.command)
-    pid = property(lambda self: self.shell.pid)
-    alive = property(lambda self: self.shell.alive)
-    status = property(lambda self: self.shell.status)
-
-    def write(self, data: bytes | str) -> None:
-        self.shell.write(data)
-
-    def resize(self, rows: int, cols: int) -> None:
-        self.shell.resize(rows, cols)
-
-    def subscribe(self, on_output: Callable[[bytes], None], replay: Callable[[bytes], None] | None = None) -> bytes:
-        return self.shell.subscribe(on_output=on_output, replay=replay)
-
-    def unsubscribe(self, on_output: Callable[[bytes], None]) -> None:
-        self.shell.unsubscribe(on_output)
-
-    def on_exit(self, callback: Callable[["ExerciseShell"], None]) -> None:
-        with self._lock:
-            done = self._done
-            if not done:
-                self._callbacks.append(callback)
-        if done:
-            callback(self)
-
-    def close(self, reason: str = "closed") -> None:
-        if self.reason is None:
-            self.reason = reason
-        self.shell.close()
-
     def reopen(self) -> "ExerciseShell":
         """A new shell in the same place (the node as it is now: a restarted container has a new init)."""
         try:
@@ -1179,21 +1149,8 @@ class ExerciseShell:
             raise NslabError(str(exc)) from None
         return ExerciseShell.open(self.exercise, self.node_arg, command, self.shell.rows, self.shell.cols)
 
-    def closed_text(self) -> str:
-        """Why the shell is closed, in the notebook's language ("" while it runs)."""
-        if self.alive:
-            return ""
-        t = self.exercise._t
-        if self.reason == "down":
-            return t("terminal closed: lab {lab} was taken down").format(lab=self.lab.name)
-        if self.reason == "exit-kernel":
-            return t("terminal closed: the Python kernel is exiting")
-        status = self.status
-        if self.reason == "closed" or status is None:
-            return t("terminal closed")
-        if status < 0:
-            return t("terminal closed: the shell was killed by signal {signal}").format(signal=-status)
-        return t("terminal closed: the shell exited (status {status})").format(status=status)
+    def _translate(self, message: str) -> str:
+        return self.exercise._t(message)
 
     def __repr__(self) -> str:
         state = f"pid {self.pid}" if self.alive else self.closed_text()
@@ -1203,15 +1160,7 @@ class ExerciseShell:
         with self._lock:
             if self in ExerciseShell._open:
                 ExerciseShell._open.remove(self)
-            self._done = True
-            callbacks, self._callbacks = list(self._callbacks), []
-        if self.reason is None:
-            self.reason = "exit"
-        for callback in callbacks:
-            try:
-                callback(self)
-            except Exception:  # noqa: BLE001 - a view must not break the shell's end
-                pass
+        self._finished()
 
 
 @atexit.register

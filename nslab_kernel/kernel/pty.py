@@ -37,6 +37,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 from ptyprocess import PtyProcess  # the maintained pty spawner Jupyter's own terminals (terminado) use
 
 from ..core import commands
+from ..core.i18n import N_, _
 from . import nsfs
 
 SCROLLBACK_BYTES = 256 * 1024
@@ -515,3 +516,97 @@ def read_until(shell: PtyShell, needle: bytes | Sequence[bytes], timeout: float 
                 return seen
             raise TimeoutError(f"{needles!r} not seen in {timeout:g} s; the terminal shows: {seen[-500:]!r}")
         time.sleep(0.02)
+
+
+class OpenShell:
+    """What a terminal view uses of an open shell (a lab's ``Terminal``, a student track's shell): the
+    shell's output, input and size, how it ended and why, in the notebook's language.
+
+    A mixin: the class sets ``shell`` (a :class:`PtyShell`), ``reason`` (None), ``_done`` (False),
+    ``_exit_callbacks`` ([]) and ``lab`` (with a ``name``), gives the lock that guards ``_done`` and the
+    callbacks (``_exit_lock``), calls :meth:`_finished` when the shell has ended, and may override
+    :meth:`_translate` (the language of its messages)."""
+
+    shell: PtyShell
+    reason: str | None  # why it closed: "exit", "closed", "down", "exit-kernel"
+    _done: bool
+    _exit_callbacks: list
+    _exit_lock: threading.RLock
+
+    @property
+    def command(self) -> ShellCommand:
+        return self.shell.command
+
+    @property
+    def pid(self) -> int:
+        return self.shell.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.shell.alive
+
+    @property
+    def status(self) -> int | None:
+        """The shell's exit status once it has ended (negative: the signal that killed it)."""
+        return self.shell.status
+
+    def write(self, data: bytes | str) -> None:
+        self.shell.write(data)
+
+    def resize(self, rows: int, cols: int) -> None:
+        self.shell.resize(rows, cols)
+
+    def subscribe(self, on_output: Callable[[bytes], None],
+                  replay: Callable[[bytes], None] | None = None) -> bytes:
+        """Receive output from now on; ``replay`` first gets what was shown before (atomically)."""
+        return self.shell.subscribe(on_output=on_output, replay=replay)
+
+    def unsubscribe(self, on_output: Callable[[bytes], None]) -> None:
+        self.shell.unsubscribe(on_output)
+
+    def on_exit(self, callback: Callable) -> None:
+        """Call ``callback(self)`` once, when the shell has ended (at once if it has)."""
+        with self._exit_lock:
+            done = self._done
+            if not done:
+                self._exit_callbacks.append(callback)
+        if done:
+            callback(self)
+
+    def close(self, reason: str = "closed") -> None:
+        """End the shell and everything it started; the view says why."""
+        if self.reason is None:
+            self.reason = reason
+        self.shell.close()
+
+    def _translate(self, message: str) -> str:
+        return _(message)
+
+    def closed_text(self) -> str:
+        """Why the shell is closed, in the notebook's language ("" while it runs)."""
+        if self.alive:
+            return ""
+        t = self._translate
+        if self.reason == "down":
+            return t(N_("terminal closed: lab {lab} was taken down")).format(lab=self.lab.name)
+        if self.reason == "exit-kernel":
+            return t(N_("terminal closed: the Python kernel is exiting"))
+        status = self.status
+        if self.reason == "closed" or status is None:
+            return t(N_("terminal closed"))
+        if status < 0:
+            return t(N_("terminal closed: the shell was killed by signal {signal}")).format(signal=-status)
+        return t(N_("terminal closed: the shell exited (status {status})")).format(status=status)
+
+    def _finished(self) -> None:
+        """The shell has ended (call with ``_exit_lock`` NOT held): mark it, then tell who asked."""
+        with self._exit_lock:
+            self._done = True
+            callbacks, self._exit_callbacks = list(self._exit_callbacks), []
+        if self.reason is None:
+            self.reason = "exit"
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:  # noqa: BLE001 - a view must not break the shell's end
+                pass

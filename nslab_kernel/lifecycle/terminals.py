@@ -40,7 +40,7 @@ from ..core.errors import InputError
 from ..core.i18n import _
 from ..core.steps import Step
 from ..kernel import nsfs, pty
-from ..kernel.pty import ProcessId, PtyShell, ShellCommand
+from ..kernel.pty import OpenShell, ProcessId, PtyShell
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -50,7 +50,7 @@ VIEW_GROUP = "nslab.views"
 
 
 @dataclass(eq=False)
-class Terminal:
+class Terminal(OpenShell):
     """An open shell in one node of one lab (no UI: see ``nslab_widgets.TerminalView``)."""
 
     lab: "Lab"
@@ -62,71 +62,12 @@ class Terminal:
     _exit_callbacks: list[Callable[["Terminal"], None]] = field(default_factory=list, repr=False)
 
     @property
-    def command(self) -> ShellCommand:
-        return self.shell.command
-
-    @property
-    def pid(self) -> int:
-        return self.shell.pid
-
-    @property
-    def alive(self) -> bool:
-        return self.shell.alive
-
-    @property
-    def status(self) -> int | None:
-        """The shell's exit status once it has ended (negative: the signal that killed it)."""
-        return self.shell.status
-
-    def write(self, data: bytes | str) -> None:
-        self.shell.write(data)
-
-    def resize(self, rows: int, cols: int) -> None:
-        self.shell.resize(rows, cols)
-
-    def subscribe(self, on_output: Callable[[bytes], None],
-                  replay: Callable[[bytes], None] | None = None) -> bytes:
-        """Receive output from now on; ``replay`` first gets what was shown before (atomically)."""
-        return self.shell.subscribe(on_output=on_output, replay=replay)
-
-    def unsubscribe(self, on_output: Callable[[bytes], None]) -> None:
-        self.shell.unsubscribe(on_output)
-
-    def on_exit(self, callback: Callable[["Terminal"], None]) -> None:
-        """Call ``callback(terminal)`` once, when the shell has ended (at once if it has)."""
-        with _lock:
-            done = self._done
-            if not done:
-                self._exit_callbacks.append(callback)
-        if done:
-            callback(self)
-
-    def close(self, reason: str = "closed") -> None:
-        """End the shell and everything it started; the view says why."""
-        if self.reason is None:
-            self.reason = reason
-        self.shell.close()
+    def _exit_lock(self) -> threading.RLock:
+        return _lock
 
     def reopen(self) -> "Terminal":
         """A new shell in the same node, of the same size."""
         return open_terminal(self.lab, self.node, rows=self.shell.rows, cols=self.shell.cols)
-
-    def closed_text(self) -> str:
-        """Why the terminal is closed, in the notebook's language ("" while it is open)."""
-        if self.alive:
-            return ""
-        if self.reason == "down":
-            return _("terminal closed: lab {lab} was taken down").format(lab=self.lab.name)
-        if self.reason == "exit-kernel":
-            return _("terminal closed: the Python kernel is exiting")
-        if self.reason == "closed":
-            return _("terminal closed")
-        status = self.status
-        if status is not None and status < 0:
-            return _("terminal closed: the shell was killed by signal {signal}").format(signal=-status)
-        if status is None:
-            return _("terminal closed")
-        return _("terminal closed: the shell exited (status {status})").format(status=status)
 
     def __repr__(self) -> str:
         state = f"pid {self.pid}" if self.alive else self.closed_text()
@@ -138,15 +79,7 @@ class Terminal:
     def _ended(self, _status: int | None) -> None:
         with _lock:
             _live.pop(self.id, None)
-            self._done = True
-            callbacks, self._exit_callbacks = list(self._exit_callbacks), []
-        if self.reason is None:
-            self.reason = "exit"
-        for callback in callbacks:
-            try:
-                callback(self)
-            except Exception:  # noqa: BLE001 - a view must not break the shell's end
-                pass
+        self._finished()
 
 
 _live: dict[str, Terminal] = {}
