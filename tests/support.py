@@ -167,8 +167,8 @@ def jupyterlab_settings(folder: Path, all_cells_in_dom: bool = False) -> Path:
 def start_jupyterlab(root_dir: Path, ports: range, kernel: str = "nslab", env: dict | None = None,
                      all_cells_in_dom: bool = False):
     """Start JupyterLab headless on a free port of ``ports``, serving ``root_dir`` (its log in
-    ``root_dir/jupyter.log``); returns (process, base URL, token) once it answers.  Stop it with
-    :func:`stop_jupyterlab`."""
+    ``root_dir/jupyter.log``); returns (process, base URL, token) once it answers.  ``env`` adds to this
+    process's environment (a None value removes the variable).  Stop it with :func:`stop_jupyterlab`."""
     import time
     import urllib.request
     import uuid
@@ -183,7 +183,8 @@ def start_jupyterlab(root_dir: Path, ports: range, kernel: str = "nslab", env: d
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
          f"--MultiKernelManager.default_kernel_name={kernel}"],
         stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings), **(env or {})})
+        env={k: v for k, v in {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings), **(env or {})}.items()
+             if v is not None})
     proc.log = log  # closed by stop_jupyterlab
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180  # a loaded 2-core machine starts JupyterLab slowly

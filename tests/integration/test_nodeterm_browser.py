@@ -17,11 +17,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -29,8 +26,7 @@ import nbformat
 import pytest
 
 from nslab_kernel import load
-from tests.integration.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.support import IS_ROOT, NOTEBOOKS, ROOT, need
+from tests.support import CHROMIUM, CHROMIUM_ARGS, IS_ROOT, NOTEBOOKS, ROOT, need, start_jupyterlab, stop_jupyterlab
 
 pytestmark = [pytest.mark.browser, pytest.mark.root]
 SHOTS = Path(os.environ.get("NSLAB_ARTIFACTS") or ROOT / "test-artifacts") / "nodeterm"
@@ -47,17 +43,6 @@ TEXTS = (".widget-html-content, .widget-button, .nslab-terminal-bar, .nslab-term
          ".jp-OutputArea-output .widget-label, .jp-RenderedHTMLCommon code")
 
 
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port in 47100-47199")
-
-
 @pytest.fixture
 def jupyter(tmp_path, private_state):
     """JupyterLab with this environment's kernel (as n1nslab), no news toast, every cell in the DOM."""
@@ -69,43 +54,14 @@ def jupyter(tmp_path, private_state):
     (kernels / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "nslab (n1 test)", "language": "python"}))
-    settings = tmp_path / "settings" / "@jupyterlab"
-    (settings / "apputils-extension").mkdir(parents=True)
-    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    (settings / "notebook-extension").mkdir(parents=True)
-    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    port, token = free_port(), uuid.uuid4().hex
-    log = open(tmp_path / "jupyter.log", "w")
-    env = {**os.environ, "JUPYTER_PATH": str(tmp_path / "jupyter"), "NSLAB_STATE_DIR": str(private_state),
-           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
-    env.pop("NSLAB_LANG", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp_path}", "--ServerApp.port_retries=0",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         f"--MultiKernelManager.default_kernel_name={KERNEL}"],
-        stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
+    proc, base, token = start_jupyterlab(tmp_path, PORTS, kernel=KERNEL, all_cells_in_dom=True,
+                                         env={"JUPYTER_PATH": str(tmp_path / "jupyter"),
+                                              "NSLAB_STATE_DIR": str(private_state), "NSLAB_LANG": None})
     labs: list[str] = []
     try:
-        deadline = time.monotonic() + 180  # a loaded 2-core machine starts JupyterLab slowly
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError("JupyterLab did not start: " + (tmp_path / "jupyter.log").read_text()[-2000:])
-                time.sleep(0.3)
         yield base, token, tmp_path, labs
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_jupyterlab(proc)
         from nslab_kernel.analysis import exercises
         for lab in labs:  # the student's own namespaces (no record: the student made them by hand)
             exercises.start("two-containers", "netns", lab).teardown()

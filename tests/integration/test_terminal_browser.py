@@ -10,23 +10,16 @@ notebook's language.  Screenshots (es, en): test-artifacts/browser/terminal-*.pn
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 
 import nbformat
 import pytest
 
-from tests.support import IS_ROOT, ROOT, need
+from tests.support import CHROMIUM, CHROMIUM_ARGS, IS_ROOT, ROOT, need, start_jupyterlab, stop_jupyterlab
 
 pytestmark = [pytest.mark.browser, pytest.mark.root]
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 TEXTS = {
     "es": {"exited": "terminal cerrado: el shell ha terminado (código de salida 0)",
            "down": "terminal cerrado: se ha desmontado el laboratorio", "title": "Terminal en h1", "close": "Cerrar",
@@ -34,18 +27,6 @@ TEXTS = {
     "en": {"exited": "terminal closed: the shell exited (status 0)", "down": "terminal closed: lab",
            "title": "Terminal in h1", "close": "Close", "reopen": "Reopen"},
 }
-
-
-def free_port() -> int:
-    """A port in this suite's range (18400-18499) that nothing listens on."""
-    for port in range(18400 + os.getpid() % 50, 18500):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port in 18400-18499")
 
 
 @pytest.fixture
@@ -78,37 +59,13 @@ def jupyter(request, tmp_path, own_state):
         "lab.down().summary()",
     )]
     nbformat.write(nb, tmp_path / "terminal.ipynb")
-    port, token = free_port(), uuid.uuid4().hex
-    log = open(tmp_path / "jupyter.log", "w")
-    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')  # no news prompt
-    env = {**os.environ, "NSLAB_LANG": "en" if lang == "es" else "es", "NSLAB_STATE_DIR": str(state),
-           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp_path}",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
+    proc, base, token = start_jupyterlab(tmp_path, range(18400, 18500), kernel="python3",
+                                         env={"NSLAB_LANG": "en" if lang == "es" else "es",
+                                              "NSLAB_STATE_DIR": str(state)})
     try:
-        deadline = time.monotonic() + 180  # a loaded 2-core machine starts JupyterLab slowly
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError("JupyterLab did not start: " + (tmp_path / "jupyter.log").read_text()[-2000:])
-                time.sleep(0.3)
         yield base, token, lab, lang
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_jupyterlab(proc)
 
 
 def screen_text(page, index: int) -> str:
