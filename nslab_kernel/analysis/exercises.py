@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from pyroute2 import IPRoute
 
+from ..backends import auto, rootless
 from ..backends.images import DEFAULT_IMAGE, ensure_image
 from ..backends.lxd import connect, init_pids
 from ..backends.registry import get_backend
@@ -1406,7 +1407,6 @@ NO_LXD_ROOTLESS = N_('backend = "lxd" cannot work here: you are not root, and a 
 
 def _choose(backend: str) -> tuple[str, str]:
     """(backend, why: an English msgid) for this notebook."""
-    from ..backends import auto, rootless
     if backend == "netns":
         return "netns", CHOSE_NETNS
     if backend == "lxd":
