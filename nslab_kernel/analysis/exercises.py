@@ -364,8 +364,11 @@ class Exercise:
                 return Solution(title, [], self.lang, [self._t("Nothing to do here: this step only looks.")])
             solution = solve_fn()
             changed = any(ch for _c, ch in solution.commands)
-            solution.title = (self._t("Solved for you") if changed or solution.error or not solution.commands
-                              else self._t("Already done: nslab changed nothing")) + f": {title}"
+            if solution.error:
+                solution.title = title  # nothing was solved: the error says what comes first
+            else:
+                solution.title = (self._t("Solved for you") if changed or not solution.commands
+                                  else self._t("Already done: nslab changed nothing")) + f": {title}"
             return solution
         except _Unknown as exc:
             return Solution(step, [], self.lang, error=str(exc))
