@@ -113,23 +113,32 @@ print("backend:", backend)
 
 PRIVILEGES = md(
     """
-    > **Privilegios.** No hace falta ser root: con el kernel **Python 3 (nslab)** cada estudiante trabaja en
-    > su propio espacio aislado (un espacio de nombres de usuario, con un "host" de red propio), donde crea sus
-    > espacios de nombres de red, donde `!ip link add ...` actúa sobre ese host propio y no sobre el de la
-    > máquina, y donde `!ip netns ...` solo ve sus laboratorios; LXD, que equivale a ser root, no se usa ahí (sí como
-    > root, o en una máquina virtual propia, como recomienda la actividad). Donde ni eso es posible (Binder,
-    > una máquina que bloquea los espacios de nombres de usuario; `nslab doctor` dice cómo permitirlos) la
-    > red se simula en Python: el cuaderno lo dice en sus primeras celdas y los comandos `!ip` no pueden
-    > ejecutarse.
+    > **Privilegios.** No hace falta ser root. Con el kernel **Python 3 (nslab)**:
+    >
+    > - cada estudiante trabaja en su propio espacio aislado (un espacio de nombres de usuario), donde es root;
+    > - ese espacio tiene su propio "host" de red: `!ip link add ...` actúa sobre él, nunca sobre la máquina;
+    > - `!ip netns list` solo muestra sus laboratorios, y la terminal de JupyterLab (Archivo > Nuevo > Terminal)
+    >   se abre en ese mismo host;
+    > - LXD no se usa ahí, porque equivale a ser root: úselo como root o en una máquina virtual propia, como
+    >   recomienda la actividad.
+    >
+    > Si la máquina no permite ni eso (Binder, o espacios de nombres de usuario bloqueados: `nslab doctor` dice
+    > cómo permitirlos), la red se simula en Python; el cuaderno lo dice en sus primeras celdas y los comandos
+    > `!ip` no pueden ejecutarse.
     """,
     """
-    > **Privileges.** No root needed: with the **Python 3 (nslab)** kernel each student works in their own
-    > sandbox (a user namespace, with a network "host" of their own), where they create their network
-    > namespaces, where `!ip link add ...` acts on that own host and not on the machine's, and where
-    > `!ip netns ...` sees only their labs; LXD, which is root-equivalent, is not used there (it is as root, or in a VM of one's
-    > own, as the activity recommends). Where not even that is possible (Binder, a machine that blocks user
-    > namespaces; `nslab doctor` says how to allow them) the network is simulated in Python: the notebook
-    > says so in its first cells, and `!ip` commands cannot run.
+    > **Privileges.** No root needed. With the **Python 3 (nslab)** kernel:
+    >
+    > - each student works in their own sandbox (a user namespace), where they are root;
+    > - that sandbox has its own network "host": `!ip link add ...` acts on it, never on the machine;
+    > - `!ip netns list` shows only their labs, and JupyterLab's terminal (File > New > Terminal) opens in that
+    >   same host;
+    > - LXD is not used there, as it is root-equivalent: use it as root or in a VM of your own, as the activity
+    >   recommends.
+    >
+    > Where the machine does not allow even that (Binder, or user namespaces blocked: `nslab doctor` says how to
+    > allow them), the network is simulated in Python; the notebook says so in its first cells, and `!ip`
+    > commands cannot run.
     """)
 
 
@@ -757,33 +766,42 @@ EX_PARAMETER_NOTES = {"es": {"NAMES": "prefijo de los nombres (None: los de la a
                       "en": {"NAMES": "prefix for the names (None: the activity's own names)",
                              "IMAGE": "LXD image (None: nslab's, busybox without network)"}}
 
-HOW = md(
-    """
-    **Cómo funciona.** Cada paso de la actividad es un ejercicio: lea la tarea, escriba sus comandos en la
-    celda vacía que la sigue (con `!` delante: `!ip link`, `!lxc list`) y ejecute la celda de comprobación.
-    Esta lee el estado real del kernel y de LXD: dice qué está bien, qué falta y una pista; si vuelve a
-    fallar, la pista se concreta (la idea, la forma del comando, el comando exacto). Si se atasca,
-    `ex.solve("paso")` hace ese paso por usted y muestra sus comandos. También puede trabajar en una shell
-    dentro del nodo: en una terminal de JupyterLab, `lxc exec NOMBRE -- sh` o `ip netns exec NETNS sh`
-    (`ex.terminal(nodo)` le dice el comando; en los cuadernos guiados, `lab.terminal(nodo)` abre una aquí).
 
-    Sin LXD, cada contenedor es un *network namespace* con nombre: donde la actividad lanza un contenedor y
-    enlaza su netns, usted escribe `ip netns add NOMBRE`. La primera celda dice cuál es su caso y qué nombres
-    usa este cuaderno.
-    """,
-    """
-    **How it works.** Each step of the activity is an exercise: read the task, type your commands into the
-    empty cell after it (with a leading `!`: `!ip link`, `!lxc list`) and run the check cell. It reads the
-    real state of the kernel and LXD: it says what is right, what is missing and a hint; if it fails again,
-    the hint gets more concrete (the idea, the shape of the command, the exact command). If you get stuck,
-    `ex.solve("step")` does that step for you and shows its commands. You may also work in a shell inside
-    the node: in a JupyterLab terminal, `lxc exec NAME -- sh` or `ip netns exec NETNS sh` (`ex.terminal(node)`
-    tells you the command; in the guided notebooks, `lab.terminal(node)` opens one right here).
+def how(node: str) -> Cell:
+    """How the student track works; ``node``: the node its terminal example opens."""
+    return md(
+        f"""
+        **Cómo funciona.** Cada paso de la actividad es un ejercicio: lea la tarea, escriba sus comandos en la
+        celda vacía que la sigue (con `!` delante: `!ip link`, `!lxc list`) y ejecute la celda de comprobación.
+        Esta lee el estado real del kernel y de LXD: dice qué está bien, qué falta y una pista; si vuelve a
+        fallar, la pista se concreta (la idea, la forma del comando, el comando exacto). Si se atasca,
+        `ex.solve("paso")` hace ese paso por usted y muestra sus comandos. También puede trabajar en una shell
+        dentro del nodo: `ex.terminal("{node}")` abre aquí, bajo la celda, una terminal dentro de ese nodo
+        (su contenedor o, sin LXD, su *network namespace*; si aún no existe, le dice qué crear antes), y
+        `ex.terminal()`, una en su equipo, donde funciona `ip link add {V_A} type veth peer name {V_B}`. Puede abrir
+        varias; cada una termina con `exit` o Ctrl-D, con su botón «Cerrar» o al apagar el kernel. Es la misma
+        shell que `lxc exec NOMBRE -- sh` o `ip netns exec NETNS bash` en una terminal de JupyterLab.
 
-    Without LXD, each container is a named network namespace: where the activity launches a container and
-    links its netns, you type `ip netns add NAME`. The first cell says which case is yours and which names
-    this notebook uses.
-    """)
+        Sin LXD, cada contenedor es un *network namespace* con nombre: donde la actividad lanza un contenedor y
+        enlaza su netns, usted escribe `ip netns add NOMBRE`. La primera celda dice cuál es su caso y qué nombres
+        usa este cuaderno.
+        """,
+        f"""
+        **How it works.** Each step of the activity is an exercise: read the task, type your commands into the
+        empty cell after it (with a leading `!`: `!ip link`, `!lxc list`) and run the check cell. It reads the
+        real state of the kernel and LXD: it says what is right, what is missing and a hint; if it fails again,
+        the hint gets more concrete (the idea, the shape of the command, the exact command). If you get stuck,
+        `ex.solve("step")` does that step for you and shows its commands. You may also work in a shell inside
+        the node: `ex.terminal("{node}")` opens a terminal inside that node right here, under the cell (its
+        container or, without LXD, its network namespace; if it does not exist yet, it tells you what to create
+        first), and `ex.terminal()` one in your host, where `ip link add {V_A} type veth peer name {V_B}` works.
+        Open as many as you like; each ends with `exit` or Ctrl-D, with its "Close" button, or when the kernel
+        shuts down. It is the same shell as `lxc exec NAME -- sh` or `ip netns exec NETNS bash` in a JupyterLab terminal.
+
+        Without LXD, each container is a named network namespace: where the activity launches a container and
+        links its netns, you type `ip netns add NAME`. The first cell says which case is yours and which names
+        this notebook uses.
+        """)
 
 
 def ex_setup(topology: str, names: str) -> Cell:
@@ -849,7 +867,7 @@ EXERCISES[("02-network-namespaces", "02-network-namespaces")] = [
         The goal of this activity is to go a bit deeper into network namespaces, in the context of LXD. In
         this part you launch a container, find its netns and give it a name.
         """)),
-    HOW,
+    how(C1),
     Cell("code", text(EX_PARAMETERS), tags=("parameters",), locked=True, gid="parameters"),
     ex_setup(TWO.name, f'c1, ns1 = ex.container("{C1}"), ex.netns("{C1}")\npid = None'),
     md(
@@ -1017,7 +1035,7 @@ EXERCISES[("03-pares-veth", "03-veth-pairs")] = [
         in pairs and what is sent into one is read from the other. Let us see how to use them by making a link
         between two containers.
         """)),
-    HOW,
+    how(C1),
     Cell("code", text(EX_PARAMETERS), tags=("parameters",), locked=True, gid="parameters"),
     ex_setup(TWO.name, f'c1, ns1 = ex.container("{C1}"), ex.netns("{C1}")\n'
                                  f'c2, ns2 = ex.container("{C2}"), ex.netns("{C2}")'),
@@ -1155,7 +1173,7 @@ EXERCISES[("04-actividad-figura1", "04-activity-figure1")] = [
         you have to enable packet forwarding (a kernel flag local to each netns, which you can change with
         sysctl). The links in the figure are all veth pairs.
         """)),
-    HOW,
+    how(HOSTS[0]),
     Cell("code", text(EX_PARAMETERS), tags=("parameters",), locked=True, gid="parameters"),
     ex_setup(FIG.name, "names = ex.names()"),
     md(

@@ -15,7 +15,7 @@ AS_ROOT=1
 [ "$(id -u)" = 0 ] || AS_ROOT=0
 
 # --- system packages ---------------------------------------------------------------------
-PKGS=(iproute2 util-linux procps iputils-ping graphviz busybox-static python3 python3-venv python3-pip chromium git)
+PKGS=(iproute2 net-tools util-linux procps iputils-ping graphviz busybox-static python3 python3-venv python3-pip chromium git)
 BENCH_PKGS=(mininet)
 # the class server (deploy/): configurable-http-proxy needs npm; the Kubernetes image is built with
 # debootstrap + buildah and run by its test under podman/runc

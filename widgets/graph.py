@@ -261,7 +261,7 @@ def _row(end: EndView) -> str:
     return f'<tr><td port="{port}" align="left"><font color="{colour}">{text}</font></td></tr>'
 
 
-def _node_label(node: NodeView, ends: list[EndView], compact: bool) -> str:
+def _node_label(node: NodeView, ends: list[EndView], compact: bool, terminal: bool = False) -> str:
     fill = HOST_FILL if node.kind == "host" else ROUTER_FILL
     border = INK
     title = f"<b>{_e(node.name)}</b>"
@@ -276,6 +276,8 @@ def _node_label(node: NodeView, ends: list[EndView], compact: bool) -> str:
         title += f'&#160;<font color="{GREY}">… ' + _e(_("forwarding")) + "</font>"
     elif node.kind == "router" and node.status == "ok" and node.forwarding and not compact:
         title += "&#160;↻ " + _e(_("forwards"))
+    if terminal and node.status != "missing":  # the node opens a shell inside it: a terminal mark says so
+        title += f'&#160;&#160;<font color="{BLUE}" face="DejaVu Sans Mono"><b>&gt;_</b></font>'
     rows = [f"<tr><td>{title}</td></tr>"]
     if not compact:
         rows += [_row(e) for e in ends]
@@ -317,11 +319,13 @@ def _snake(model: GraphModel, per_row: int) -> dict[str, tuple[float, float]] | 
 
 
 def topology_dot(topo_or_model: Topology | GraphModel, state: LabState | None = None,
-                 path: PathOverlay | None = None, compact: bool | None = None) -> str:
+                 path: PathOverlay | None = None, compact: bool | None = None, terminals: bool = False) -> str:
     """DOT text for the lab: the kernel's state against the target, and a path overlay when given.
 
     ``compact`` (default: from BIG nodes on) draws each node as its name and its problems only,
     the interfaces and addresses on hover: small enough to sit above a matrix, or to show 50 nodes.
+    ``terminals``: each node opens a shell inside it when clicked (the live view of a lab): a ``>_``
+    mark on each node that exists, a line saying so in its tooltip, class ``terminal``.
     """
     model = topo_or_model if isinstance(topo_or_model, GraphModel) else graph_model(topo_or_model, state)
     compact = len(model.nodes) >= BIG if compact is None else compact
@@ -356,7 +360,11 @@ def topology_dot(topo_or_model: Topology | GraphModel, state: LabState | None = 
                        + (f" ({_('should be {value}').format(value=int(node.forwarding_expected))})"
                           if node.forwarding_wrong else ""))
         tip += [f"{e.ifname}: {', '.join(e.actual) or e.expected or ''} {e.problem()}".strip() for e in ends_of[node.name]]
-        label = _node_label(node, ends_of[node.name], compact)
+        if terminals:
+            classes.append("terminal")
+            tip.append(_("click: open a terminal in {node}").format(node=node.name) if node.status != "missing"
+                       else _("click: what to create before its terminal"))
+        label = _node_label(node, ends_of[node.name], compact, terminals)
         if path and node.name == path.stopped_at and not path.arrived:
             label = label.replace(f'color="{INK}"', f'color="{STOP}"', 1).replace('border="1"', 'border="4"', 1)
             classes.append("path-stop")

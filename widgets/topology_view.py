@@ -5,14 +5,21 @@ an address, a route or a forwarding flag changed by anyone (a step of nslab, or 
 student's ``!ip``) redraws it within a fraction of a second, without running the
 cell again.  The subscription ends when the widget is closed, when the same cell
 runs again (its new view replaces this one), or when the lab goes down.
+
+Each node of a lab's graph opens a shell inside it (``lab.terminal(node)``) when clicked, or
+reached with Tab and Enter: the terminal opens right below the graph, several at once.  The
+graph is a small anywidget (:class:`GraphSVG`) so that a click on the SVG reaches the kernel.
 """
 
 from __future__ import annotations
 
 import html
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
+import anywidget
 import ipywidgets as w
+import traitlets as t
 from IPython.display import HTML
 
 from nslab_kernel.core.state import LabState
@@ -24,7 +31,34 @@ from .graph import PathOverlay, graph_model, legend_html, path_from, render_svg,
 from .text import _
 
 MAX_HEIGHT_COMPACT = "46vh"
-MANY_BUTTONS = 12  # beside a matrix: graph and matrix on one screen
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+class GraphSVG(anywidget.AnyWidget):
+    """Graphviz's SVG of the topology; with ``terminals``, each node is a button (click, or Tab then Enter)
+    that calls the handlers given to :meth:`on_node`.  ``value`` is the SVG text, as in an HTML widget."""
+
+    _esm = STATIC / "graph.js"
+    _css = STATIC / "graph.css"
+
+    value = t.Unicode("", help="the SVG (with an optional <style> before it)").tag(sync=True)
+    terminals = t.Bool(False, help="nodes open a terminal when clicked").tag(sync=True)
+    labels = t.Dict(help="what a screen reader says of a node, in the notebook's language").tag(sync=True)
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._handlers: list[Callable[[str], None]] = []
+        self.on_msg(self._on_message)
+
+    def on_node(self, handler: Callable[[str], None]) -> None:
+        """Call ``handler(node)`` when a node is clicked (or Enter is pressed on it)."""
+        self._handlers.append(handler)
+
+    def _on_message(self, _widget: Any, content: dict, _buffers: list) -> None:
+        node = content.get("node") if isinstance(content, dict) else None
+        if content.get("type") == "terminal" and isinstance(node, str):
+            for handler in list(self._handlers):
+                handler(node)
 
 
 class TopologyView(w.VBox):
@@ -42,8 +76,12 @@ class TopologyView(w.VBox):
         self.terminal_area = w.VBox()
         self._unwatch = None
         self._closed = False
-        self.svg = w.HTML(layout=w.Layout(width="100%", overflow="hidden"))
+        self.opens_terminals = bool(lab is not None and hasattr(lab, "terminal") and not compact)
+        self.svg = GraphSVG(terminals=self.opens_terminals,
+                            labels={"open": _("Open a terminal in {node}")},
+                            layout=w.Layout(width="100%", overflow="hidden"))
         self.svg.add_class("nslab-topology")
+        self.svg.on_node(self.open_terminal)
         if compact:
             self.svg.add_class("nslab-topology-compact")
         self.summary = w.HTML()
@@ -53,13 +91,14 @@ class TopologyView(w.VBox):
         self.button = w.Button(description=_("Refresh"), icon="refresh", tooltip=_("read the kernel's state again"),
                                layout=w.Layout(width="auto"))
         self.button.on_click(lambda _b: self.refresh())
-        self.terminals = self._terminal_buttons()
+        self.terminals = self._terminal_hint()
         children: list[w.Widget] = [self.svg, w.HBox([self.summary, self.legend],
                                                      layout=w.Layout(flex_flow="row wrap")),
                                     self.message]
         if lab is not None and not compact:  # beside a matrix: the graph alone (it follows the kernel anyway)
             bar = [self.button] + ([self.terminals] if self.terminals is not None else [])
-            children.insert(0, w.HBox(bar, layout=w.Layout(flex_flow="row wrap", align_items="center")))
+            children.insert(0, w.HBox(bar, layout=w.Layout(flex_flow="row wrap", align_items="center",
+                                                            grid_gap="4px 12px")))
         super().__init__(children, layout=w.Layout(width="100%", max_width="100%", overflow="hidden"))
         self.add_class("nslab-topology-view")
         self._style = (f"<style>.nslab-topology-compact svg{{max-height:{MAX_HEIGHT_COMPACT}}}</style>" if compact else "")
@@ -81,28 +120,15 @@ class TopologyView(w.VBox):
         return cls(None, topo, st, live=False)
 
     # --- terminals -----------------------------------------------------------------------
-    def _terminal_buttons(self) -> w.Widget | None:
-        """One button per node that opens a shell inside it (where the lab offers terminals)."""
-        if self.lab is None or not hasattr(self.lab, "terminal") or self.compact:
+    def _terminal_hint(self) -> w.Widget | None:
+        """What the nodes do when clicked (the graph's nodes are the buttons: one per node, at any size)."""
+        if not self.opens_terminals:
             return None
-        names = [n.name for n in self.topology.nodes]
-        label = w.HTML(f"<span style='white-space:nowrap'>{html.escape(_('Terminal in:'))}</span>")
-        self.terminal_area = w.VBox()
-        if len(names) > MANY_BUTTONS:  # 50 nodes: a list to pick from, not 50 buttons
-            pick = w.Dropdown(options=names, layout=w.Layout(width="auto"))
-            go = w.Button(description=_("Open"), icon="terminal", layout=w.Layout(width="auto"),
-                          tooltip=_("open a shell inside the chosen node"))
-            go.add_class("nslab-terminal-open")
-            go.on_click(lambda _b: self.open_terminal(pick.value))
-            return w.HBox([label, pick, go], layout=w.Layout(flex_flow="row wrap", align_items="center"))
-        buttons = []
-        for name in names:
-            b = w.Button(description=name, icon="terminal", tooltip=_("open a shell inside {node}").format(node=name),
-                         layout=w.Layout(width="auto"))
-            b.add_class(f"nslab-terminal-{name}")
-            b.on_click(lambda _b, n=name: self.open_terminal(n))
-            buttons.append(b)
-        return w.HBox([label] + buttons, layout=w.Layout(flex_flow="row wrap", align_items="center"))
+        hint = w.HTML("<span class='nslab-terminal-hint'><b style='font-family:monospace;color:#0072B2'>&gt;_</b> "
+                      + html.escape(_("Click a node to open a shell inside it (or Tab to it and press Enter)"))
+                      + "</span>")
+        hint.add_class("nslab-terminal-hint")
+        return hint
 
     def open_terminal(self, node: str) -> None:
         def work() -> None:
@@ -135,7 +161,8 @@ class TopologyView(w.VBox):
 
     def redraw(self) -> None:
         model = graph_model(self.topology, self.state, getattr(self.lab, "built_stages", None))
-        self.svg.value = self._style + render_svg(topology_dot(model, path=self.path, compact=self.compact or None))
+        self.svg.value = self._style + render_svg(topology_dot(model, path=self.path, compact=self.compact or None,
+                                                               terminals=self.opens_terminals))
         self.model = model
         summary = summary_text(model)
         if self.live and self._unwatch is not None:

@@ -17,12 +17,15 @@ can share one machine.
 
 from __future__ import annotations
 
+import atexit
 import html
 import ipaddress
 import os
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field, replace
+from importlib.metadata import entry_points
 from typing import Any, Callable
 
 from pyroute2 import IPRoute
@@ -33,9 +36,10 @@ from ..backends.lxd import connect, init_pids
 from ..backends.registry import get_backend
 from ..core import commands as cmds  # (a local 'commands' lists a solution's steps)
 from ..core.errors import NslabError
-from ..core.i18n import N_, _, set_language
+from ..core.i18n import N_, _, language, set_language
 from ..core.state import NodeHandle
-from ..kernel import fanout, netconf, nsfs
+from ..kernel import fanout, netconf, nsfs, sandbox
+from ..kernel.pty import BASHRC, SHELL_ENV, PtyShell, ShellCommand, container_shell, netns_shell
 from ..kernel.netstate import read_lab_state
 from ..kernel.probe import ping_matrix
 from ..kernel.procs import processes, ps_faxu
@@ -414,11 +418,54 @@ class Exercise:
         except Exception as exc:  # noqa: BLE001
             return _Message(self._problem(exc))
 
-    def terminal(self, node: str) -> Any:
-        """How to open a shell inside ``node`` (a Lab's ``lab.terminal(node)`` opens one in the notebook)."""
-        how = cmds.lxc_exec(self.container(node), "sh") if self.lxd else cmds.netns_exec(self.netns(node), "sh")
-        return _Message(self._t("Open a terminal in JupyterLab (File > New > Terminal) and run: `{command}`")
-                        .format(command=how))
+    def terminal(self, node: str | None = None, height: str = "360px") -> Any:
+        """An interactive shell in the notebook (xterm.js), inside ``node`` as the student made it: its
+        network namespace, or its LXD container.  Without ``node``: a shell in the student's host (as
+        root, the machine's; as a normal user, their sandbox, whose network namespace is their host).
+
+        A node that does not exist yet gets one line saying what to create first, never a traceback.
+        The shell ends on Ctrl-D / ``exit``, with its Close button, with ``ex.teardown()`` and with the
+        kernel.  The view comes from the UI package through the ``nslab.views`` entry point (as
+        ``Lab.terminal`` finds it): this layer imports no UI."""
+        try:
+            factory = _terminal_view()
+            command = self._shell_command(node)
+            if factory is None:  # no UI installed: say what to type in a terminal
+                return _Message(self._t("Open a terminal in JupyterLab (File > New > Terminal) and run: `{command}`")
+                                .format(command=command.shown))
+            with language(self.lang):  # the view's labels in the notebook's language
+                return factory(ExerciseShell.open(self, node, command), height=height)
+        except _NotThere as exc:
+            return _Message(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a student never sees a traceback
+            return _Message(self._problem(exc))
+
+    def _shell_command(self, node: str | None) -> ShellCommand:
+        """How to enter ``node`` as it is now (None: the student's host), or _NotThere saying what to do."""
+        if node is None:
+            return host_shell(self._t("your host"))
+        if node not in self.nodes:
+            raise _NotThere(self._t("There is no node '{node}' here; the nodes are: {nodes}").format(
+                node=node, nodes=", ".join(self.nodes)))
+        if self.lxd:
+            name = self.container(node)
+            pid = self._init_pid(node)
+            if pid is None:
+                status = self._container_status(name)
+                if status is None:
+                    raise _NotThere(self._t("{node} does not exist yet: launch its container first (`{command}`), "
+                                            "then run this cell again.").format(
+                        node=node, command=cmds.lxc_launch(self.image, name)))
+                raise _NotThere(self._t("Container {container} is not running ({status}): start it first "
+                                        "(`{command}`), then run this cell again.").format(
+                    container=name, status=status, command=cmds.lxc_start(name)))
+            return container_shell(node, name, pid)
+        netns = self.netns(node)
+        path = nsfs.netns_path(netns)
+        if not os.path.exists(path):
+            raise _NotThere(self._t("{node} does not exist yet: create its network namespace first (`{command}`), "
+                                    "then run this cell again.").format(node=node, command=cmds.netns_add(netns)))
+        return netns_shell(node, netns, path)
 
     def processes(self, node: str | None = None) -> "_Message":
         """``ps faxu`` cut to what matters: the host's first processes and the container's init with its
@@ -475,6 +522,7 @@ class Exercise:
         """Remove this exercise's containers, namespace names and host veth ends (by their names)."""
         done = []
         try:
+            ExerciseShell.close_all(self, "down")
             done = self._remove_all()
         except Exception as exc:  # noqa: BLE001
             return _Message(self._problem(exc))
@@ -1358,6 +1406,162 @@ class _Unknown(Exception):
     pass
 
 
+class _NotThere(Exception):
+    """A node a shell cannot enter yet; the message says what to create first (in the notebook's language)."""
+
+
+# --- shells of the student track ----------------------------------------------------------------------
+VIEW_GROUP = "nslab.views"  # the UI's views, as lifecycle.terminals.view_of finds them
+
+
+def _terminal_view() -> Callable[..., Any] | None:
+    """The installed UI's terminal view (nslab_widgets' xterm.js widget), or None."""
+    for point in entry_points(group=VIEW_GROUP, name="terminal"):
+        try:
+            return point.load()
+        except ImportError:
+            continue  # the UI package is there but its dependencies (anywidget) are not
+    return None
+
+
+def host_shell(label: str, prompt: str = "host") -> ShellCommand:
+    """A shell in the student's host: the machine's as root; as a normal user, inside their sandbox (whose
+    network namespace is their own host), entered through ``nslab-sandbox run`` unless this process (a
+    kernel started by the sandboxed kernelspec) already runs there."""
+    env = {**SHELL_ENV, "NSLAB_NODE": prompt, "HOME": os.environ.get("HOME") or "/root"}
+    if os.path.exists("/bin/bash"):
+        argv: tuple[str, ...] = ("/bin/bash", "--rcfile", BASHRC, "-i")
+    else:
+        argv = ("/bin/sh", "-i")
+        env["PS1"] = f"({prompt}) # "
+    enter: tuple[str, ...] = ()
+    if sandbox.wanted() and not sandbox.inside():
+        enter = tuple(sandbox.command([]))
+    shown = "nslab shell" if sandbox.wanted() else os.path.basename(argv[0])
+    return ShellCommand(label, enter, argv, shown, env)
+
+
+@dataclass(frozen=True)
+class _Owner:
+    name: str  # what the view shows as the lab's name
+
+
+class ExerciseShell:
+    """A shell of the student track, with the interface of ``lifecycle.terminals.Terminal`` (what the
+    terminal view uses).  Unlike a lab's terminals it has no line in a lab's record: nslab did not make
+    these nodes (the student did, by hand), so there is no record; it ends with ``ex.teardown()``, its
+    Close button, Ctrl-D, and the kernel (an atexit hook here; a killed kernel's pty hangs the shell up)."""
+
+    _open: list["ExerciseShell"] = []
+    _lock = threading.RLock()
+
+    def __init__(self, exercise: "Exercise", node: str | None, shell: PtyShell):
+        self.exercise = exercise
+        self.node_arg = node
+        self.node = shell.command.node
+        self.lab = _Owner(exercise.topology.name)
+        self.shell = shell
+        self.reason: str | None = None
+        self._done = False
+        self._callbacks: list[Callable[["ExerciseShell"], None]] = []
+
+    @classmethod
+    def open(cls, exercise: "Exercise", node: str | None, command: ShellCommand,
+             rows: int = 24, cols: int = 80) -> "ExerciseShell":
+        shell = PtyShell(command, rows=rows, cols=cols).start()
+        term = cls(exercise, node, shell)
+        with cls._lock:
+            cls._open.append(term)
+        shell.subscribe(on_exit=term._ended)
+        return term
+
+    @classmethod
+    def close_all(cls, exercise: "Exercise | None" = None, reason: str = "down") -> None:
+        with cls._lock:
+            shells = [t for t in cls._open if exercise is None or t.exercise is exercise]
+        for term in shells:
+            term.close(reason)
+
+    # what the terminal view uses
+    command = property(lambda self: self.shell.command)
+    pid = property(lambda self: self.shell.pid)
+    alive = property(lambda self: self.shell.alive)
+    status = property(lambda self: self.shell.status)
+
+    def write(self, data: bytes | str) -> None:
+        self.shell.write(data)
+
+    def resize(self, rows: int, cols: int) -> None:
+        self.shell.resize(rows, cols)
+
+    def subscribe(self, on_output: Callable[[bytes], None], replay: Callable[[bytes], None] | None = None) -> bytes:
+        return self.shell.subscribe(on_output=on_output, replay=replay)
+
+    def unsubscribe(self, on_output: Callable[[bytes], None]) -> None:
+        self.shell.unsubscribe(on_output)
+
+    def on_exit(self, callback: Callable[["ExerciseShell"], None]) -> None:
+        with self._lock:
+            done = self._done
+            if not done:
+                self._callbacks.append(callback)
+        if done:
+            callback(self)
+
+    def close(self, reason: str = "closed") -> None:
+        if self.reason is None:
+            self.reason = reason
+        self.shell.close()
+
+    def reopen(self) -> "ExerciseShell":
+        """A new shell in the same place (the node as it is now: a restarted container has a new init)."""
+        try:
+            command = self.exercise._shell_command(self.node_arg)
+        except _NotThere as exc:
+            raise NslabError(str(exc)) from None
+        return ExerciseShell.open(self.exercise, self.node_arg, command, self.shell.rows, self.shell.cols)
+
+    def closed_text(self) -> str:
+        """Why the shell is closed, in the notebook's language ("" while it runs)."""
+        if self.alive:
+            return ""
+        t = self.exercise._t
+        if self.reason == "down":
+            return t("terminal closed: lab {lab} was taken down").format(lab=self.lab.name)
+        if self.reason == "exit-kernel":
+            return t("terminal closed: the Python kernel is exiting")
+        status = self.status
+        if self.reason == "closed" or status is None:
+            return t("terminal closed")
+        if status < 0:
+            return t("terminal closed: the shell was killed by signal {signal}").format(signal=-status)
+        return t("terminal closed: the shell exited (status {status})").format(status=status)
+
+    def __repr__(self) -> str:
+        state = f"pid {self.pid}" if self.alive else self.closed_text()
+        return f"<ExerciseShell {self.lab.name}:{self.node} ({self.command.shown}), {state}>"
+
+    def _ended(self, _status: int | None) -> None:
+        with self._lock:
+            if self in ExerciseShell._open:
+                ExerciseShell._open.remove(self)
+            self._done = True
+            callbacks, self._callbacks = list(self._callbacks), []
+        if self.reason is None:
+            self.reason = "exit"
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:  # noqa: BLE001 - a view must not break the shell's end
+                pass
+
+
+@atexit.register
+def _close_shells() -> None:
+    """The kernel is exiting: no shell of the student track outlives it."""
+    ExerciseShell.close_all(None, "exit-kernel")
+
+
 class _Message:
     """A message for a notebook: words (`...` spans as code), and optionally a block of code under them
     (``code``: commands or ps output, never wrapped mid-word); ``pre``: the words are the block."""
@@ -1368,8 +1572,7 @@ class _Message:
         self.text, self.code = text, code
 
     def __str__(self) -> str:
-        return "\n".join(x for x in (self.code, self.text.replace("`", "")) if x) if self.code and not self.text \
-            else "\n".join(x for x in (self.text.replace("`", ""), self.code) if x)
+        return "\n".join(x for x in (self.text, self.code) if x)
 
     __repr__ = __str__
 
@@ -1434,4 +1637,4 @@ def start(topology: str, backend: str = "auto", lab: str | None = None, image: s
     return exercise
 
 
-__all__ = ["Exercise", "Item", "Solution", "StepResult", "exercise_topology", "start", "tr"]
+__all__ = ["Exercise", "ExerciseShell", "Item", "Solution", "StepResult", "exercise_topology", "start", "tr"]

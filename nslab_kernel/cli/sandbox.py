@@ -20,7 +20,7 @@ from .common import print_json
 
 
 # Commands that never enter the sandbox: they read the machine, or speak to LXD (root-equivalent).
-OUTSIDE = {None, "doctor", "validate", "kernelspec", "image", "sandbox"}
+OUTSIDE = {None, "doctor", "validate", "schema", "kernelspec", "image", "sandbox"}
 BANNER = N_("nslab shell: you are root only inside your own sandbox; 'ip netns list' shows your labs, "
           "'ip netns exec NAME CMD' runs CMD in one of them. 'exit' leaves.")
 

@@ -527,6 +527,10 @@ def enter(holder: Holder) -> None:
         os.chdir("/")
     os.environ[ENV_SANDBOX] = holder.marker
     os.environ[ENV_STATE] = holder.state_dir
+    # root inside, with root's tools: the activity's ifconfig, sysctl... live in /usr/sbin, which a normal
+    # user's PATH lacks on Debian
+    path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(os.pathsep)
+    os.environ["PATH"] = os.pathsep.join(path + [d for d in ("/usr/local/sbin", "/usr/sbin", "/sbin") if d not in path])
 
 
 def ensure_entered(state_dir: Path | None = None) -> Holder | None:

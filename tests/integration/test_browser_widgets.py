@@ -131,8 +131,8 @@ def test_widgets_in_chromium(widgets_jupyter, lang):
             assert 0 <= grid_box["y"] - (graph_box["y"] + graph_box["height"]) < 200  # just above, not 20 cells away
             page.locator(".h5-final").first.screenshot(path=str(SHOTS / f"{lang}-matrix-final.png"))
 
-            # 3b. the node's terminal button opens a shell inside that node (h4's TerminalView)
-            page.locator(".h5-live .nslab-terminal-h1").first.click()
+            # 3b. a click on node h1 of the graph opens a shell inside that node (h4's TerminalView)
+            page.locator(".h5-live .nslab-topology g#node-h1").first.click()
             page.wait_for_selector(".h5-live .nslab-terminal .nslab-terminal-screen", timeout=60_000)
             page.locator(".h5-live .nslab-terminal-screen").first.click()
             page.keyboard.type("ip -br addr\n")

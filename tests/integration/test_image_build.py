@@ -68,7 +68,10 @@ def test_image_files_keep_their_owners_and_the_kernel_enters_the_sandbox(image):
         assert os.access(mnt / "opt" / "nslab" / "venv" / "bin" / "jupyterhub-singleuser", os.X_OK)
         spec = json.loads((mnt / "opt/nslab/venv/share/jupyter/kernels/nslab/kernel.json").read_text())
         assert spec["display_name"] == "Python 3 (nslab)"
-        assert spec["argv"][:3] == ["/opt/nslab/venv/bin/nslab-sandbox", "run", "--"], spec["argv"]
+        assert spec["argv"][:3] == ["/opt/nslab/venv/bin/nslab-sandbox", "kernel", "--"], spec["argv"]
+        server = json.loads((mnt / "opt/nslab/venv/etc/jupyter/jupyter_server_config.json").read_text())
+        assert server["ServerApp"]["terminado_settings"]["shell_command"][:3] == [
+            "/opt/nslab/venv/bin/nslab-sandbox", "run", "--"]  # JupyterLab's terminals in the sandbox too
         assert sorted(p.name for p in (mnt / "opt/nslab/notebooks").iterdir()) == ["en", "es"]
         assert not (mnt / "tmp" / "build-ca.crt").exists()  # the build's CA bundle is not shipped
     finally:

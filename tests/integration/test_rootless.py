@@ -232,6 +232,10 @@ def test_shell_shows_the_users_own_labs(students):
         assert typed.returncode == 0, typed.stderr
         assert typed.stdout.split()[-1] == "0"  # root inside the sandbox only
         assert typed.stdout.split()[-2] == "1"  # r1 forwards
+        # a normal user's PATH on Debian has no /usr/sbin: inside, root's tools are found all the same
+        tools = a.run(NSLAB, "shell", "-c", f"ip netns exec {lab}-h1 ifconfig eth0 && command -v sysctl",
+                      PATH=f"{BIN}:/usr/local/bin:/usr/bin:/bin")
+        assert tools.returncode == 0 and "10.0.1.2" in tools.stdout, tools.stdout + tools.stderr
         assert ours_on_host(lab) == []
     finally:
         a.nslab("down", "--lab", lab)

@@ -265,7 +265,7 @@ def test_item13_14_placeholders_in_spanish_and_hints_in_code(two):
     processes = ex.processes()._repr_html_()
     assert "white-space:pre" in processes
     ps_block = processes.split("<pre")[1]
-    assert "`" not in ps_block and "`" not in str(ex.processes())
+    assert "`" not in ps_block and "`" not in processes  # the note's commands are <code>, not backticks
 
 
 # --- item 15: solve twice --------------------------------------------------------------------------------
