@@ -877,8 +877,11 @@ EXERCISES[("02-network-namespaces", "02-network-namespaces")] = [
         Emplee el siguiente comando para ver el listado de procesos corriendo en Linux: `ps faxu`. Se muestran
         los procesos en forma de árbol, donde puede ver qué procesos son descendientes de otros. En el
         directorio `/proc` hay un directorio por proceso; dentro, `ns/net` hace referencia a su *network
-        namespace*. En este momento todos los procesos deberían estar haciendo referencia al mismo netns: mire
-        el suyo con `ls -l /proc/self/ns/net`.
+        namespace*. En este momento todos los procesos deberían estar haciendo referencia al mismo netns. Si
+        trabaja como usuario normal (no root), su cuaderno corre en su propio espacio aislado, que hace de su
+        «anfitrión»: los procesos de su espacio aislado comparten un netns, distinto del de la máquina; los
+        procesos de otros usuarios aparecen como `nobody` y no puede mirar su `/proc/PID/ns/net`. Mire el suyo
+        con `ls -l /proc/self/ns/net`.
         """,
         """
         ## 2.1 Processes
@@ -886,7 +889,10 @@ EXERCISES[("02-network-namespaces", "02-network-namespaces")] = [
         Use this command to list the processes running in Linux: `ps faxu`. The processes are shown as a tree,
         where you can see which processes descend from others. In `/proc` there is a folder per process;
         inside it, `ns/net` refers to its network namespace. Right now every process should refer to the same
-        netns: look at yours with `ls -l /proc/self/ns/net`.
+        netns. If you work as a normal user (not root), your notebook runs in your own sandbox, which is your
+        "host": the processes of your own sandbox share one netns, different from the machine's; other users'
+        processes show as `nobody` and you cannot look at their `/proc/PID/ns/net`. Look at yours with
+        `ls -l /proc/self/ns/net`.
         """),
     task("task-2-1", '''
         !ps faxu | head -15
@@ -965,7 +971,9 @@ EXERCISES[("02-network-namespaces", "02-network-namespaces")] = [
         ```
 
         (con el PID de su `init` en lugar de 1995). A partir de ahí podrá hacer referencia al *network
-        namespace* con el nombre `{NS1}`. Sin LXD, `ip netns add` ya le dio nombre.
+        namespace* con el nombre `{NS1}`. Sin LXD, `ip netns add` ya le dio nombre: no hay `init` ni PID 1995
+        que enlazar, y `ln -sf` sobre ese nombre falla con `Device or resource busy` (`ip netns add` montó allí
+        el netns); en este paso no tiene que hacer nada.
         """,
         f"""
         ## 2.4 A name for the netns
@@ -980,7 +988,9 @@ EXERCISES[("02-network-namespaces", "02-network-namespaces")] = [
         ```
 
         (with your `init`'s PID instead of 1995). From then on you can refer to the network namespace by the
-        name `{NS1}`. Without LXD, `ip netns add` named it already.
+        name `{NS1}`. Without LXD, `ip netns add` named it already: there is no `init` or PID 1995 to link,
+        and `ln -sf` onto that name fails with `Device or resource busy` (`ip netns add` mounted the netns
+        there); there is nothing to do in this step.
         """),
     task("task-2-4", '''
         if ex.lxd:
@@ -994,12 +1004,14 @@ EXERCISES[("02-network-namespaces", "02-network-namespaces")] = [
 
         Puede ejecutar un proceso que corra en un netns concreto empleando opciones del comando ip. Por ejemplo,
         para lanzar ifconfig en el namespace anterior: `ip netns exec {NS1} ifconfig -a`. ¿Qué interfaces ve?
+        (Este paso solo mira: no hay nada que comprobar ni cuenta para la puntuación.)
         """,
         f"""
         ## 2.5 `ip netns exec`
 
         You can run a process in a given netns with options of the ip command. For example, to run ifconfig in
-        the namespace above: `ip netns exec {NS1} ifconfig -a`. Which interfaces do you see?
+        the namespace above: `ip netns exec {NS1} ifconfig -a`. Which interfaces do you see? (This step only
+        looks: there is nothing to check, and it does not count for the score.)
         """),
     task("task-2-5", '''
         !ip netns exec {ns1} ifconfig -a

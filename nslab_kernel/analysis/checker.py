@@ -292,11 +292,12 @@ def section_name(section: str, lang: str | None = None) -> str:
 
 
 class HintLadder:
-    """Hints that escalate on repeated failure: an item's 1st failure shows the idea, the 2nd the shape
-    of the command, the 3rd and later the exact command; a pass starts it again from the idea."""
+    """Hints that escalate on repeated failure of the same mistake: an item's 1st failure shows the idea,
+    the 2nd the shape of the command, the 3rd and later the exact command; a pass, or a different mistake
+    on the same item (another ``missing`` text), starts it again from the idea."""
 
     def __init__(self) -> None:
-        self.failures: dict[tuple[str, str, str], int] = {}
+        self.failures: dict[tuple[str, str, str], tuple[int, str]] = {}
 
     def apply(self, report: CheckReport) -> CheckReport:
         for i in report.items:
@@ -304,9 +305,16 @@ class HintLadder:
             if i.ok:
                 self.failures.pop(key, None)
                 continue
-            self.failures[key] = self.failures.get(key, 0) + 1
-            report.levels[i.key] = min(3, self.failures[key])
+            count, mistake = self.failures.get(key, (0, i.missing))
+            count = count + 1 if mistake == i.missing else 1
+            self.failures[key] = (count, i.missing)
+            report.levels[i.key] = min(3, count)
         return report
+
+    def level(self, lab: str, i: CheckItem) -> int:
+        """The level the last check showed for ``i`` if it is still the same mistake, else 1 (no change)."""
+        count, mistake = self.failures.get((lab, *i.key), (0, ""))
+        return max(1, min(3, count)) if mistake == i.missing else 1
 
     def reset(self) -> None:
         self.failures.clear()

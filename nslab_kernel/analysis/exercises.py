@@ -30,13 +30,13 @@ from typing import Any, Callable
 
 from pyroute2 import IPRoute
 
-from ..backends.auto import pick
+from ..backends import auto, rootless
 from ..backends.images import DEFAULT_IMAGE, ensure_image
 from ..backends.lxd import connect, init_pids
 from ..backends.registry import get_backend
 from ..core import commands as cmds  # (a local 'commands' lists a solution's steps)
 from ..core.errors import NslabError
-from ..core.i18n import _, language, set_language
+from ..core.i18n import N_, _, language, set_language
 from ..core.state import NodeHandle
 from ..kernel import fanout, netconf, nsfs, sandbox
 from ..kernel.pty import BASHRC, SHELL_ENV, OpenShell, PtyShell, ShellCommand, container_shell, netns_shell
@@ -73,6 +73,7 @@ class StepResult:
     notes: list[str] = field(default_factory=list)
     solve_hint: str = ""
     error: str = ""
+    whole_section: bool = False  # a grade's summary: every step of a section
 
     @property
     def passed(self) -> bool:
@@ -84,46 +85,58 @@ class StepResult:
     def _t(self, msgid: str) -> str:
         return tr(msgid, self.lang)
 
-    def lines(self) -> list[tuple[bool, str, str, str]]:
-        """(ok, target, text, hint) per item, hint at its level."""
+    def parts(self) -> list[tuple[bool, str, str, str, str, int]]:
+        """(ok, target, text, hint label, hint, level) per item, hint at its level (level 1: the idea in words;
+        2 and 3: commands, one per line)."""
         out = []
         for i in self.items:
             if i.ok:
-                out.append((True, i.target, i.right, ""))
-            else:
-                level = max(1, min(3, self.levels.get(i.key, 1)))
-                while level > 1 and not i.hints[level - 1]:
-                    level -= 1  # the nearest level below that has a hint
-                hint = i.hints[level - 1]
-                label = {1: self._t("Hint"), 2: self._t("Hint (the shape of the command)"),
-                         3: self._t("Hint (the exact command)")}[level]
-                out.append((False, i.target, i.missing + (f" — {i.right}" if i.right else ""),
-                            f"{label}: {hint}" if hint else ""))
+                out.append((True, i.target, i.right, "", "", 0))
+                continue
+            level = max(1, min(3, self.levels.get(i.key, 1)))
+            while level > 1 and not i.hints[level - 1]:
+                level -= 1  # the nearest level below that has a hint
+            hint = i.hints[level - 1]
+            label = {1: self._t("Hint"), 2: self._t("Hint (the shape of the command)"),
+                     3: self._t("Hint (the exact command)")}[level]
+            out.append((False, i.target, i.missing + (f" — {i.right}" if i.right else ""),
+                        label if hint else "", hint, level))
         return out
+
+    def lines(self) -> list[tuple[bool, str, str, str]]:
+        """(ok, target, text, hint) per item, hint at its level."""
+        return [(ok, target, text, f"{label}: {hint}" if hint else "")
+                for ok, target, text, label, hint, _level in self.parts()]
 
     def headline(self) -> str:
         if self.error:
             return self._t("The check could not run") + ": " + self.error
         ok, total = self.counts()
+        if not total:
+            return self._t("Nothing to check in this step here.")
         if self.passed:
-            return self._t("Done: everything this step asks for is right.") + (f" ({ok}/{total})" if total else "")
+            return (self._t("Done: everything this section asks for is right.") if self.whole_section else
+                    self._t("Done: everything this step asks for is right.")) + f" ({ok}/{total})"
         return self._t("Not yet") + f": {ok}/{total} " + self._t("right") + "."
 
-    def grouped(self) -> list[tuple[bool, str, str, str]]:
-        """:meth:`lines`, with the items that are right and have nothing to say joined into one line."""
-        lines = self.lines()
-        quiet = [target for ok, target, text, _hint in lines if ok and not text]
-        out = [line for line in lines if not (line[0] and not line[2])]
+    def grouped(self) -> list[tuple[bool, str, str, str, str, int]]:
+        """:meth:`parts`, with the items that are right and have nothing to say joined into one line."""
+        parts = self.parts()
+        quiet = [p[1] for p in parts if p[0] and not p[2]]
+        out = [p for p in parts if not (p[0] and not p[2])]
         if quiet:
-            out.insert(0, (True, ", ".join(quiet), "", ""))
+            out.insert(0, (True, ", ".join(quiet), "", "", "", 0))
         return out
 
     def __str__(self) -> str:
         out = [f"{self.title}: {self.headline()}"]
-        for ok, target, text, hint in self.grouped():
+        for ok, target, text, label, hint, level in self.grouped():
             out.append(f"  {'✔' if ok else '✘'} {target}" + (f": {text}" if text else ""))
-            if hint:
-                out.append(f"      {hint}")
+            if hint and level == 1:
+                out.append(f"      {label}: {hint}")
+            elif hint:
+                out.append(f"      {label}:")
+                out += [f"        {line}" for line in hint.splitlines()]
         out += [f"  · {n}" for n in self.notes]
         if not self.passed and self.solve_hint:
             out.append("  " + self.solve_hint)
@@ -135,9 +148,15 @@ class StepResult:
     def _repr_html_(self) -> str:
         colour = "#1a7f37" if self.passed else "#9a6700" if not self.error else "#cf222e"
         rows = []
-        for ok, target, text, hint in self.grouped():
+        for ok, target, text, label, hint, level in self.grouped():
             mark = "<span style='color:#1a7f37'>✔</span>" if ok else "<span style='color:#cf222e'>✘</span>"
-            extra = (f"<div style='margin-left:1.5em;color:#57606a'>{_code(hint)}</div>" if hint else "")
+            if hint and level == 1:
+                extra = f"<div style='margin-left:1.5em;color:#57606a'>{html.escape(label)}: {_code(hint)}</div>"
+            elif hint:  # commands: code, one per line, never wrapped mid-command
+                extra = (f"<div style='margin-left:1.5em;color:#57606a'>{html.escape(label)}:</div>"
+                         f"{_pre(hint, '1.5em')}")
+            else:
+                extra = ""
             body = f": {_code(text)}" if text else ""
             rows.append(f"<li style='list-style:none'>{mark} <b>{html.escape(target)}</b>{body}{extra}</li>")
         notes = "".join(f"<li style='list-style:none;color:#57606a'>· {_code(n)}</li>" for n in self.notes)
@@ -146,6 +165,12 @@ class StepResult:
         return (f"<div class='nslab-exercise'><div style='color:{colour}'><b>{html.escape(self.title)}</b> · "
                 f"{html.escape(self.headline())}</div><ul style='padding-left:0.5em;margin:0.3em 0'>"
                 f"{''.join(rows)}{notes}</ul>{solve}</div>")
+
+
+def _pre(text: str, indent: str = "0") -> str:
+    """Commands (or ps output) as code, one per line, scrolled sideways rather than wrapped mid-word."""
+    return (f"<pre style='margin:0.2em 0 0.2em {indent};white-space:pre;overflow-x:auto;word-break:normal;"
+            f"overflow-wrap:normal'>{html.escape(text)}</pre>")
 
 
 def _code(text: str) -> str:
@@ -217,7 +242,7 @@ class Exercise:
                  image: str | None = None, lang: str = "es", points: dict[str, float] | None = None):
         self.lang = lang
         self.topology = exercise_topology(topology, lab or os.environ.get("NSLAB_LAB") or None)
-        self.backend = _choose(backend)
+        self.backend, self.why = _choose(backend)
         self.lxd = self.backend == "lxd"
         self.image = image or DEFAULT_IMAGE
         self._ladder = HintLadder()  # the checker's: idea, shape of the command, exact command
@@ -274,15 +299,20 @@ class Exercise:
         return _Table(head, rows)
 
     def _repr_html_(self) -> str:
-        mode = (self._t("Backend: LXD. Every node is a container; name its network namespace with a symlink in "
-                        "/var/run/netns.") if self.lxd else
-                self._t("Backend: plain network namespaces (LXD is not available here, or not chosen). Where the "
-                        "activity launches a container, create a named network namespace instead: `ip netns add NAME`."))
-        rows = "".join(f"<tr><td>{html.escape(n)}</td><td><code>{html.escape(self.container(n))}</code></td>"
-                       f"<td><code>{html.escape(self.netns(n))}</code></td></tr>" for n in self.nodes)
-        head = (f"<tr><th>{html.escape(self._t('node'))}</th><th>{html.escape(self._t('container'))}</th>"
-                f"<th>{html.escape(self._t('network namespace'))}</th></tr>")
-        return f"<div class='nslab-exercise'><div>{_code(mode)}</div><table>{head}{rows}</table></div>"
+        why = self._t(self.why)
+        if self.lxd:
+            mode = why + " " + self._t("Name each container's network namespace with a symlink in /var/run/netns.")
+            head = [self._t("node"), self._t("container"), self._t("network namespace")]
+            rows = [[n, self.container(n), self.netns(n)] for n in self.nodes]
+        else:
+            mode = why + " " + self._t("Where the activity launches a container, create a named network namespace "
+                                       "instead: `ip netns add NAME`.")
+            head = [self._t("node"), self._t("network namespace")]
+            rows = [[n, self.netns(n)] for n in self.nodes]
+        head_html = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        body = "".join("<tr><td>" + html.escape(r[0]) + "</td>" + "".join(f"<td><code>{html.escape(c)}</code></td>"
+                                                                            for c in r[1:]) + "</tr>" for r in rows)
+        return f"<div class='nslab-exercise'><div>{_code(mode)}</div><table><tr>{head_html}</tr>{body}</table></div>"
 
     def __str__(self) -> str:
         mode = "LXD" if self.lxd else "netns"
@@ -294,6 +324,11 @@ class Exercise:
     # --- the cells -------------------------------------------------------------------------------
     def check(self, step: str) -> StepResult:
         """Read the live state for one step; say what is right, what is missing and a hint."""
+        return self._check(step, advance=True)
+
+    def _check(self, step: str, advance: bool) -> StepResult:
+        """One step's result; ``advance``: a failure climbs the hint ladder (a check cell), else the hints
+        stay where the student's own checks left them (grading)."""
         title = step
         try:
             section, items_fn, _solve, title = self._step(step)
@@ -302,11 +337,16 @@ class Exercise:
             return StepResult(step, step, [], self.lang, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - a student never sees a traceback
             return StepResult(step, title, [], self.lang, error=self._problem(exc))
-        report = self._ladder.apply(CheckReport(self.topology.name, list(items), self.lang, hint_level=1))
-        result = StepResult(step, title, report.items, self.lang, report.levels)
+        if advance:
+            report = self._ladder.apply(CheckReport(self.topology.name, list(items), self.lang, hint_level=1))
+            result = StepResult(step, title, report.items, self.lang, report.levels)
+        else:
+            result = StepResult(step, title, list(items), self.lang,
+                                {i.key: self._ladder.level(self.topology.name, i) for i in items if not i.ok})
         if step == "2.pid" and not self.lxd:
-            result.notes.append(self._t("without LXD there is no container init: nothing to find here"))
-        if not result.passed:
+            result.notes.append(self._t("without LXD there is no container init: nothing to find here, and this "
+                                        "step does not count"))
+        if not result.passed and self.steps[step][2] is not None:
             result.solve_hint = self._t("Stuck? `ex.solve(\"{step}\")` does this step for you and shows its "
                                         "commands.").format(step=step)
         if step.endswith("ping") and not result.passed and len(self.nodes) > 2:
@@ -315,7 +355,8 @@ class Exercise:
                 src, dst = bad.target.split(" -> ")
                 result.notes.append(self._t("Why does a ping fail? `ex.explain(\"{src}\", \"{dst}\")` follows the "
                                             "packet hop by hop.").format(src=src, dst=dst))
-        self._last[step] = result
+        if advance:
+            self._last[step] = result
         return result
 
     def solve(self, step: str) -> Solution:
@@ -326,7 +367,12 @@ class Exercise:
             if solve_fn is None:
                 return Solution(title, [], self.lang, [self._t("Nothing to do here: this step only looks.")])
             solution = solve_fn()
-            solution.title = self._t("Solved for you") + f": {title}"
+            changed = any(ch for _c, ch in solution.commands)
+            if solution.error:
+                solution.title = title  # nothing was solved: the error says what comes first
+            else:
+                solution.title = (self._t("Solved for you") if changed or not solution.commands
+                                  else self._t("Already done: nslab changed nothing")) + f": {title}"
             return solution
         except _Unknown as exc:
             return Solution(step, [], self.lang, error=str(exc))
@@ -341,15 +387,22 @@ class Exercise:
         results = []
         for step, (sec, _items, _solve, _title) in self.steps.items():
             if sec == section:
-                results.append(self.check(step))
-        ok = sum(r.counts()[0] for r in results)
-        total = sum(r.counts()[1] for r in results)
+                results.append(self._check(step, advance=False))
+        items: dict[tuple[str, str], Item] = {}  # one item checked by two steps counts once
+        for r in results:
+            for i in r.items:
+                items.setdefault(i.key, i)
+        levels = {k: v for r in results for k, v in r.levels.items()}
+        ok = sum(i.ok for i in items.values())
+        total = len(items)
         if any(r.error for r in results):
             total = max(total, 1)
         score = round(points * ok / total, 2) if total else 0.0
         summary = StepResult(f"grade-{section}", self._t("Section {section}: {score} of {points} points").format(
-            section=section, score=_num(score), points=_num(points)), [i for r in results for i in r.items],
-            self.lang, {i.key: 3 for r in results for i in r.items})
+            section=section, score=_num(score), points=_num(points)), list(items.values()), self.lang, levels,
+            whole_section=True)
+        summary.notes += [f"{r.step} ({r.title}): {r.error}" for r in results if r.error]
+        summary.notes += [f"{r.step} ({r.title}): {n}" for r in results if not r.items for n in r.notes]
         try:
             display(summary)
         except Exception:  # noqa: BLE001 - outside IPython
@@ -447,7 +500,7 @@ class Exercise:
                 if q.pid not in seen:
                     seen.add(q.pid)
                     rows.append(q)
-            return _Message(ps_faxu(rows) + "\n...\n" + note, pre=True)
+            return _Message(note, code=ps_faxu(rows) + "\n...")
         except Exception as exc:  # noqa: BLE001
             return _Message(self._problem(exc))
 
@@ -456,9 +509,14 @@ class Exercise:
         and names, so that the next submission starts from nothing; otherwise it says how to."""
         if os.environ.get("NBGRADER_EXECUTION") == "autograde" or os.environ.get("NSLAB_EXERCISE_TEARDOWN") == "1":
             return self.teardown()
-        commands = self._teardown_commands()
-        return _Message(self._t("Your lab stays up so that you can go on looking at it. To remove it:") + "\n"
-                        + "\n".join(commands), pre=True)
+        try:
+            commands = self._teardown_commands()
+        except Exception as exc:  # noqa: BLE001
+            return _Message(self._problem(exc))
+        if not commands:
+            return _Message(self._t("There is nothing of this lab left to remove."))
+        return _Message(self._t("Your lab stays up so that you can go on looking at it. To remove it:"),
+                        pre=False, code="\n".join(commands))
 
     def teardown(self) -> "_Message":
         """Remove this exercise's containers, namespace names and host veth ends (by their names)."""
@@ -468,7 +526,7 @@ class Exercise:
             done = self._remove_all()
         except Exception as exc:  # noqa: BLE001
             return _Message(self._problem(exc))
-        return _Message(self._t("Removed:") + "\n" + ("\n".join(done) if done else "-"), pre=True)
+        return _Message(self._t("Removed:"), code="\n".join(done) if done else "-")
 
     # --- internals ------------------------------------------------------------------------------
     def _step(self, step: str):
@@ -545,11 +603,12 @@ class Exercise:
                         items.append(item(section, c, False, missing=self._t("there is no container {c}").format(c=c),
                                           hints=(self._t("Launch a container with LXD, from the image {image}.")
                                                  .format(image=self.image),
-                                                 cmds.lxc_launch("IMAGE", "NAME"), cmds.lxc_launch(self.image, c))))
+                                                 cmds.lxc_launch(self._t("IMAGE"), self._t("NAME")),
+                                                 cmds.lxc_launch(self.image, c))))
                     else:
                         items.append(item(section, c, False, missing=self._t("{c} exists but is not running ({status})")
                                           .format(c=c, status=status),
-                                          hints=(self._t("Start it."), cmds.lxc_start("NAME"), cmds.lxc_start(c))))
+                                          hints=(self._t("Start it."), cmds.lxc_start(self._t("NAME")), cmds.lxc_start(c))))
             if not name and not (not self.lxd and launch):
                 continue
             if not self.lxd:
@@ -557,17 +616,25 @@ class Exercise:
                 if inode is not None and inode != host:
                     items.append(item(section, ns, True, self._t("the network namespace {ns} exists").format(ns=ns)))
                 else:
-                    items.append(item(section, ns, False, missing=self._t("there is no network namespace {ns}")
-                                      .format(ns=ns),
-                                      hints=(self._t("Without LXD a node is a named network namespace."),
-                                             cmds.netns_add("NAME"), cmds.netns_add(ns))))
+                    strays = self._near_misses(node)
+                    missing = self._t("there is no network namespace {ns}").format(ns=ns)
+                    idea = self._t("Without LXD a node is a named network namespace.")
+                    exact = cmds.netns_add(ns)
+                    if strays:
+                        missing += " " + self._t("(there is {stray}: the name must be exactly {ns})").format(
+                            stray=", ".join(strays), ns=ns)
+                        idea = self._t("The name must be exactly {ns}; remove the one with the other name.").format(ns=ns)
+                        exact = "\n".join([cmds.netns_del(x) for x in strays] + [exact])
+                    items.append(item(section, ns, False, missing=missing,
+                                      hints=(idea, cmds.netns_add(self._t("NAME")), exact)))
                 continue
             target = f"/proc/{pid or 'PID'}/ns/net"
             exact = cmds.netns_dir(nsfs.NETNS_RUN_DIR) + "\n" + cmds.netns_link(pid or "PID", path)
             hints = (self._t("Name the container's network namespace: a symbolic link in {dir} to the "
                              "/proc/<PID>/ns/net of its init (PID from `lxc info {c}`).")
                      .format(dir=nsfs.NETNS_RUN_DIR, c=self.container(node)),
-                     "mkdir -p /var/run/netns; ln -sf /proc/PID/ns/net /var/run/netns/NAME", exact)
+                     cmds.netns_dir(nsfs.NETNS_RUN_DIR) + "\n"
+                     + cmds.netns_link("PID", nsfs.netns_path(self._t("NAME"))), exact)
             if not os.path.isdir(nsfs.NETNS_RUN_DIR):
                 items.append(item(section, ns, False, missing=self._t("the folder {dir} does not exist yet")
                                   .format(dir=nsfs.NETNS_RUN_DIR), hints=hints))
@@ -661,7 +728,7 @@ class Exercise:
             return []  # nothing to find: check() says why
         pid = self._init_pid(node)
         hints = (self._t("`lxc info {c}` shows the PID of the container's init.").format(c=c),
-                 cmds.lxc_info("NAME") + "   →   pid = ...", cmds.lxc_info(c) + f"\npid = {pid or '...'}")
+                 cmds.lxc_info(self._t("NAME")) + "\npid = ...", cmds.lxc_info(c) + f"\npid = {pid or '...'}")
         if pid is None:
             return [item("2", "pid", False, missing=self._t("launch the container first"), hints=hints)]
         try:
@@ -717,74 +784,154 @@ class Exercise:
         state = read_lab_state(self.topology.name, present)
         return state
 
-    def _where(self, ifname: str, state, host: dict) -> list[str]:
-        places = [n for n, s in state.nodes.items() if s.exists and s.interface(ifname) is not None]
-        if ifname in host:
-            places.append("host")
-        return places
+    # where the ends really are, and what it takes to make them one pair, each in its namespace
+    def _near_miss(self, name: str) -> bool:
+        """A named netns that looks meant for a node (``contenedor1`` for ``net-contenedor1``)."""
+        def norm(x: str) -> str:
+            return x.lower().replace("-", "").replace("_", "")
+        own = {self.netns(n) for n in self.nodes}
+        if name in own:
+            return False
+        wanted = set()
+        for n in self.nodes:
+            wanted |= {norm(n), norm(self.netns(n)), norm(self.container(n)), norm("net-" + n)}
+        return norm(name) in wanted
+
+    def _near_misses(self, node: str) -> list[str]:
+        def norm(x: str) -> str:
+            return x.lower().replace("-", "").replace("_", "")
+        wanted = {norm(node), norm(self.netns(node)), norm(self.container(node)), norm("net-" + node)}
+        return [n for n in nsfs.names() if n != self.netns(node) and norm(n) in wanted
+                and nsfs.name_inode(n) not in (None, nsfs.host_netns_inode())]
+
+    def _scan(self) -> list["_Iface"]:
+        a, b = self._pair()
+        lab = [self.netns(n) for n in self.nodes if nsfs.name_inode(self.netns(n)) not in (None, nsfs.host_netns_inode())]
+        return scan_ends((a.ifname, b.ifname), lab, self._near_miss)
+
+    def _good_pair(self, found: list["_Iface"]) -> tuple["_Iface", "_Iface"] | None:
+        """The ends that are one veth pair, v-1a with v-1b, wherever they are."""
+        a, b = self._pair()
+        for x in found:
+            for y in found:
+                if (x.name == a.ifname and y.name == b.ifname and x.kind == "veth" and y.kind == "veth"
+                        and x.peer == (y.place, y.name) and y.peer == (x.place, x.name)):
+                    return x, y
+        return None
+
+    def _place(self, place: str | None) -> str:
+        return self._t("the host") if place == HOST else place or self._t("another network namespace")
+
+    def _describe(self, found: list["_Iface"]) -> str:
+        """Why what is there is not one pair, in the student's words."""
+        a, b = self._pair()
+        said = []
+        for end, other in ((a, b), (b, a)):
+            mine = [x for x in found if x.name == end.ifname]
+            if not mine:
+                said.append(self._t("{i} does not exist").format(i=end.ifname))
+            for x in mine:
+                where = self._place(x.place)
+                if x.kind != "veth":
+                    said.append(self._t("{i} (in {where}) is not a veth").format(i=x.name, where=where))
+                elif x.peer is None or x.peer[1] != other.ifname:
+                    peer = x.peer[1] if x.peer and x.peer[1] else "?"
+                    said.append(self._t("{i} (in {where}) is paired with {peer}, not with {other}")
+                                .format(i=x.name, where=where, peer=peer, other=other.ifname))
+        return "; ".join(dict.fromkeys(said))
+
+    def _del_command(self, x: "_Iface") -> str:
+        return cmds.link_del_host(x.name) if x.place == HOST else cmds.as_netns_exec(cmds.link_del(x.place, x.name))
+
+    def _in_the_way(self, found: list["_Iface"]) -> list["_Iface"]:
+        """What must go before the pair can be made: every interface with an end's name that is not part of
+        one good pair (deleting a veth takes its peer with it: that peer is not listed again)."""
+        good = self._good_pair(found)
+        if good is not None:  # another interface with an end's name where that end has to go
+            a, b = self._pair()
+            home = {a.ifname: self.netns(a.node), b.ifname: self.netns(b.node)}
+            return [x for x in found if x not in good and x.place == home[x.name]]
+        out: list[_Iface] = []
+        gone: set[tuple[str | None, str | None]] = set()
+        for x in found:
+            if (x.place, x.name) in gone:
+                continue
+            out.append(x)
+            if x.kind == "veth" and x.peer is not None:
+                gone.add(x.peer)
+        return out
+
+    def _pair_plan(self, found: list["_Iface"], move: bool) -> list[str]:
+        """The commands that make the pair (and, with ``move``, put each end in its netns) from what is there."""
+        a, b = self._pair()
+        good = self._good_pair(found)
+        commands = [self._del_command(x) for x in self._in_the_way(found)]
+        if good is None:
+            commands.append(cmds.veth_in_host(a.ifname, b.ifname))
+            where = {a.ifname: HOST, b.ifname: HOST}
+        else:
+            where = {good[0].name: good[0].place, good[1].name: good[1].place}
+        if move:
+            for end in (a, b):
+                ns = self.netns(end.node)
+                if where[end.ifname] != ns:
+                    commands.append(cmds.link_move(end.ifname, ns, None if where[end.ifname] == HOST else where[end.ifname]))
+        return commands
 
     def _veth_items(self) -> list[Item]:
         a, b = self._pair()
-        state, host = self._state(), self._host_links()
-        exact = cmds.veth_in_host(a.ifname, b.ifname)
-        hints = (self._t("Create the pair on the host: one command names both ends."),
-                 cmds.veth_in_host("NAME1", "NAME2"), exact)
+        found = self._scan()
+        good = self._good_pair(found)
         target = f"{a.ifname} - {b.ifname}"
-        if a.ifname in host and b.ifname in host:
-            ha, hb = host[a.ifname], host[b.ifname]
-            if ha["kind"] == "veth" and ha["peer_index"] == hb["index"] and ha["netnsid"] is None:
-                return [item("3", target, True, self._t("{a} and {b} are a veth pair, on the host for now")
-                             .format(a=a.ifname, b=b.ifname))]
-            return [item("3", target, False, missing=self._t("{a} and {b} are on the host but are not one veth pair")
-                         .format(a=a.ifname, b=b.ifname), hints=(hints[0], hints[1], "\n".join((
-                             cmds.link_del_host(a.ifname), cmds.link_del_host(b.ifname), exact))))]
-        where_a, where_b = self._where(a.ifname, state, host), self._where(b.ifname, state, host)
-        ends = [(n, s.interface(i)) for n, s in state.nodes.items() if s.exists
-                for i in (a.ifname, b.ifname) if s.interface(i) is not None]
-        veth_ok = [e for _n, e in ends if e.kind == "veth"]
-        if where_a and where_b and len(veth_ok) + sum(host.get(i, {}).get("kind") == "veth"
-                                                      for i in (a.ifname, b.ifname)) >= 2:
-            return [item("3", target, True, self._t("{a} and {b} are a veth pair").format(a=a.ifname, b=b.ifname))]
-        if not where_a and not where_b:
+        if good is not None:
+            on_host = good[0].place == HOST and good[1].place == HOST
+            return [item("3", target, True, (self._t("{a} and {b} are a veth pair, on the host for now") if on_host
+                                             else self._t("{a} and {b} are a veth pair")).format(a=a.ifname, b=b.ifname))]
+        hints = (self._t("Create the pair on the host: one command names both ends."),
+                 cmds.veth_in_host(self._t("NAME1"), self._t("NAME2")), "\n".join(self._pair_plan(found, False)))
+        if not found:
             return [item("3", target, False, missing=self._t("there is no {a} or {b} yet").format(a=a.ifname, b=b.ifname),
                          hints=hints)]
-        gone = b.ifname if where_a else a.ifname
-        return [item("3", target, False, missing=self._t("{gone} does not exist (a veth is made in pairs: create both "
-                     "ends in one command)").format(gone=gone), hints=hints)]
+        idea = self._t("A veth is made in pairs, both ends in one command; what is in the way goes first "
+                       "(deleting one end of a veth deletes both).")
+        return [item("3", target, False, missing=self._t("{a} and {b} are not one veth pair: {why}")
+                     .format(a=a.ifname, b=b.ifname, why=self._describe(found)),
+                     hints=(idea, cmds.link_del_host(self._t("NAME")) + "\n" + hints[1], hints[2]))]
 
     def _move_items(self) -> list[Item]:
         a, b = self._pair()
-        state, host = self._state(), self._host_links()
+        found = self._scan()
+        good = self._good_pair(found)
+        plan = "\n".join(self._pair_plan(found, True))
+        shape = cmds.link_move(self._t("IFACE"), self._t("NETNS"))
+        idea = self._t("Move each end into its container's network namespace.")
         items = []
         for end, other in ((a, b), (b, a)):
             ns = self.netns(end.node)
             target = f"{end.ifname} → {ns}"
-            exact = cmds.link_move(end.ifname, ns)
-            hints = (self._t("Move each end into its container's network namespace."),
-                     cmds.link_move("IFACE", "NETNS"), exact)
-            s = state.nodes.get(end.node)
-            iface = s.interface(end.ifname) if s is not None and s.exists else None
-            if s is None or not s.exists:
+            if nsfs.name_inode(ns) in (None, nsfs.host_netns_inode()):
                 items.append(item("3", target, False, missing=self._t("there is no network namespace {ns} yet")
-                                  .format(ns=ns), hints=hints))
-            elif iface is not None and iface.kind == "veth" and iface.peer == f"{other.node}:{other.ifname}":
+                                  .format(ns=ns), hints=(idea, cmds.netns_add(self._t("NAME")), cmds.netns_add(ns))))
+                continue
+            mine = next((x for x in good if x.name == end.ifname), None) if good else None
+            if mine is None:
+                what = (self._t("{a} and {b} are not one veth pair: {why}")
+                        .format(a=a.ifname, b=b.ifname, why=self._describe(found)) if found else
+                        self._t("there is no {i} yet").format(i=end.ifname))
+                items.append(item("3", target, False, missing=what,
+                                  hints=(self._t("First the pair (previous step), then move each end."),
+                                         cmds.veth_in_host(self._t("NAME1"), self._t("NAME2")) + "\n" + shape, plan)))
+            elif mine.place == ns:
+                peer = self._t("{i} (in {where})").format(i=other.ifname, where=self._place(good[1 if end is a else 0].place))
                 items.append(item("3", target, True, self._t("{i} is in {ns}, paired with {peer}")
-                                  .format(i=end.ifname, ns=ns, peer=f"{self.netns(other.node)}:{other.ifname}")))
-            elif iface is not None and iface.kind == "veth" and iface.peer is None and end.ifname not in host:
-                items.append(item("3", target, True, self._t("{i} is in {ns}").format(i=end.ifname, ns=ns)))
-            elif iface is not None:
-                items.append(item("3", target, False, missing=self._t("{i} is in {ns} but is not the veth paired with "
-                                  "{peer}").format(i=end.ifname, ns=ns, peer=other.ifname), hints=hints))
-            elif end.ifname in host:
-                items.append(item("3", target, False, missing=self._t("{i} is still on the host").format(i=end.ifname),
-                                  hints=hints))
+                                  .format(i=end.ifname, ns=ns, peer=peer)))
             else:
-                elsewhere = self._where(end.ifname, state, host)
-                what = (self._t("{i} is in {where}, not in {ns}").format(i=end.ifname, ns=ns,
-                                                                          where=", ".join(self.netns(w) for w in elsewhere))
-                        if elsewhere else self._t("there is no {i} yet").format(i=end.ifname))
-                fix = cmds.link_move(end.ifname, ns, self.netns(elsewhere[0])) if elsewhere else exact
-                items.append(item("3", target, False, missing=what, hints=(hints[0], hints[1], fix)))
+                what = (self._t("{i} is still on the host").format(i=end.ifname) if mine.place == HOST else
+                        self._t("{i} is in {where}, not in {ns}").format(i=end.ifname, where=mine.place, ns=ns))
+                fix = cmds.link_move(end.ifname, ns, None if mine.place == HOST else mine.place)
+                items.append(item("3", target, False, missing=what,
+                                  hints=(idea, shape if mine.place == HOST else
+                                         cmds.link_move(self._t("IFACE"), self._t("NETNS"), self._t("FROM_NETNS")), fix)))
         return items
 
     def _ends(self):
@@ -797,91 +944,160 @@ class Exercise:
             out.append((end, iface))
         return out
 
+    def _address_plan(self, ia, ib) -> dict[str, tuple[list[ipaddress.IPv4Interface], ipaddress.IPv4Interface]]:
+        """node -> (addresses to delete, the address it keeps or gets): the fewest changes that give both ends
+        addresses that reach each other.  The first end keeps what it has; the second follows it."""
+        a, b = self._pair()
+        nets_a = [ipaddress.IPv4Interface(x) for x in (ia.addresses if ia else ())]
+        nets_b = [ipaddress.IPv4Interface(x) for x in (ib.addresses if ib else ())]
+        pair = next(((m, t) for m in nets_a for t in nets_b if _reach(m, t)), None)
+        if pair is not None:
+            return {a.node: ([], pair[0]), b.node: ([], pair[1])}
+        if nets_a:
+            keep = nets_a[0]
+            return {a.node: ([], keep), b.node: (nets_b, ipaddress.IPv4Interface(_suggest(b.address, [], [keep], False)))}
+        if nets_b:
+            keep = nets_b[0]
+            return {a.node: ([], ipaddress.IPv4Interface(_suggest(a.address, [], [keep], True))), b.node: ([], keep)}
+        first = ipaddress.IPv4Interface(_suggest(a.address, [], [], True))
+        return {a.node: ([], first), b.node: ([], ipaddress.IPv4Interface(_suggest(b.address, [], [first], False)))}
+
+    def _address_commands(self, plan, ends) -> list[str]:
+        """The plan as commands, one per line: deletions, the missing address, bringing the end up."""
+        out = []
+        for end, iface in ends:
+            ns = self.netns(end.node)
+            dels, want = plan[end.node]
+            out += [cmds.as_netns_exec(cmds.addr_del(ns, d, end.ifname)) for d in dels]
+            have = [ipaddress.IPv4Interface(x) for x in (iface.addresses if iface else ())]
+            if want not in have or want in dels:
+                out.append(cmds.as_netns_exec(cmds.addr_add(ns, want, end.ifname)))
+            if iface is None or not iface.up:
+                out.append(cmds.as_netns_exec(cmds.link_up(ns, end.ifname)))
+        return out
+
     def _address_items(self) -> list[Item]:
         (a, ia), (b, ib) = self._ends()
         items = []
         nets_a = [ipaddress.IPv4Interface(x) for x in (ia.addresses if ia else ())]
         nets_b = [ipaddress.IPv4Interface(x) for x in (ib.addresses if ib else ())]
+        plan = self._address_plan(ia, ib)
+        every = self._address_commands(plan, [(a, ia), (b, ib)])
         for end, iface, mine, theirs in ((a, ia, nets_a, nets_b), (b, ib, nets_b, nets_a)):
             ns = self.netns(end.node)
             target = f"{ns}:{end.ifname}"
-            suggestion = _suggest(end.address, mine, theirs, end is a)
-            exact = (cmds.as_netns_exec(cmds.addr_add(ns, suggestion, end.ifname)) + "\n"
-                     + cmds.as_netns_exec(cmds.link_up(ns, end.ifname)))
+            exact = "\n".join(self._address_commands(plan, [(end, iface)])) or "\n".join(every)
+            shape = (cmds.as_netns_exec(cmds.addr_add(self._t("NETNS"), self._t("ADDRESS/PREFIX"), self._t("IFACE")))
+                     + "\n" + cmds.as_netns_exec(cmds.link_up(self._t("NETNS"), self._t("IFACE"))))
             hints = (self._t("Give both ends addresses of one subnet, of your choice (for example {a} and {b}), and "
                              "bring them up.").format(a=_suggest(a.address, [], [], True), b=_suggest(b.address, [], [], False)),
-                     cmds.as_netns_exec(cmds.addr_add("NETNS", "ADDRESS/PREFIX", "IFACE")) + "; "
-                     + cmds.as_netns_exec(cmds.link_up("NETNS", "IFACE")),
-                     exact)
+                     shape, exact)
             if iface is None:
                 items.append(item("3", target, False, missing=self._t("{i} is not in {ns} yet (previous step)")
-                                  .format(i=end.ifname, ns=ns), hints=hints))
+                                  .format(i=end.ifname, ns=ns), hints=(hints[0], hints[1], "\n".join(self._pair_plan(self._scan(), True)))))
                 continue
             if not mine:
                 items.append(item("3", target, False, missing=self._t("{target} has no IPv4 address").format(target=target),
                                   hints=hints))
                 continue
-            shared = [m for m in mine for t in theirs if m.network == t.network and m.ip != t.ip]
+            good = [(m, t) for m in mine for t in theirs if _reach(m, t)]
             clash = [m for m in mine for t in theirs if m.ip == t.ip]
             have = ", ".join(str(m) for m in mine)
-            if clash:
+            wrong = (self._t("Remove the address that is in the way (`ip addr del`) and give this end one in the "
+                             "other end's subnet."), cmds.as_netns_exec(cmds.addr_del(self._t("NETNS"), self._t(
+                                 "ADDRESS/PREFIX"), self._t("IFACE"))) + "\n" + shape, "\n".join(every))
+            if theirs and not good and clash:
                 items.append(item("3", target, False, missing=self._t("{target} has {have}: the same address as the "
-                                  "other end").format(target=target, have=have), hints=hints))
-            elif theirs and not shared:
+                                  "other end").format(target=target, have=have), hints=wrong))
+            elif theirs and not good:
                 items.append(item("3", target, False, missing=self._t("{target} has {have}, in another subnet than "
                                   "the other end ({other})").format(target=target, have=have,
                                                                      other=", ".join(str(t) for t in theirs)),
-                                  hints=hints))
+                                  hints=wrong))
             elif not iface.up:
                 items.append(item("3", target, False, self._t("{target} has {have}").format(target=target, have=have),
                                   self._t("{target} is down").format(target=target),
-                                  hints=(hints[0], cmds.as_netns_exec(cmds.link_up("NETNS", "IFACE")),
+                                  hints=(self._t("An interface carries nothing until it is up."),
+                                         cmds.as_netns_exec(cmds.link_up(self._t("NETNS"), self._t("IFACE"))),
                                          cmds.as_netns_exec(cmds.link_up(ns, end.ifname)))))
+            elif not theirs:
+                items.append(item("3", target, True, self._t("{target} has {have} and is up (the other end still "
+                                  "needs one)").format(target=target, have=have)))
             else:
-                items.append(item("3", target, True, self._t("{target} has {have} and is up")
-                                  .format(target=target, have=have) if theirs else
-                                  self._t("{target} has {have} and is up (the other end still needs one)")
-                                  .format(target=target, have=have)))
+                m, t = good[0]
+                text = self._t("{target} has {have} and is up").format(target=target, have=have)
+                if m.network.prefixlen != t.network.prefixlen:
+                    text += " " + self._t("(the prefixes differ, /{mine} and /{theirs}: each address is inside the "
+                                          "other's subnet, so they reach each other; one prefix for both is "
+                                          "tidier)").format(mine=m.network.prefixlen, theirs=t.network.prefixlen)
+                items.append(item("3", target, True, text))
         return items
+
+    def _run_in(self, place: str, fn: Callable[[IPRoute], None]) -> None:
+        """``fn(ipr)`` inside ``place`` (the host or a named netns), in a thread of its own."""
+        path = f"/proc/{os.getpid()}/ns/net" if place == HOST else nsfs.netns_path(place)
+
+        def work() -> None:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                nsfs.setns(fd)
+            finally:
+                os.close(fd)
+            with IPRoute() as ipr:
+                fn(ipr)
+        fanout.in_thread(work, name="nslab:exercise")
+
+    def _clear_way(self, found: list["_Iface"]) -> list[tuple[str, bool]]:
+        """Delete what is in the way of the pair (shown as commands)."""
+        done = []
+        for x in self._in_the_way(found):
+            def delete(ipr: IPRoute, x=x) -> None:
+                try:
+                    ipr.link("del", index=x.index)
+                except Exception:  # noqa: BLE001 - gone with its peer already
+                    pass
+            self._run_in(x.place, delete)
+            done.append((self._del_command(x), True))
+        return done
 
     def _solve_veth(self) -> Solution:
         a, b = self._pair()
-        host = self._host_links()
-        state = self._state()
-        if self._where(a.ifname, state, host) or self._where(b.ifname, state, host):
-            return Solution("", [(cmds.veth_in_host(a.ifname, b.ifname), False)], self.lang)
+        found = self._scan()
+        commands = self._clear_way(found)
+        if self._good_pair(found) is not None:
+            return Solution("", commands + [(cmds.veth_in_host(a.ifname, b.ifname), False)], self.lang)
 
-        def make() -> None:
-            with IPRoute() as ipr:
-                ipr.link("add", ifname=a.ifname, kind="veth", peer=b.ifname)
-        fanout.in_thread(make, name="nslab:exercise")
-        return Solution("", [(cmds.veth_in_host(a.ifname, b.ifname), True)], self.lang)
+        def make(ipr: IPRoute) -> None:
+            ipr.link("add", ifname=a.ifname, kind="veth", peer=b.ifname)
+        self._run_in(HOST, make)
+        return Solution("", commands + [(cmds.veth_in_host(a.ifname, b.ifname), True)], self.lang)
 
     def _solve_move(self) -> Solution:
         a, b = self._pair()
         if self._node_problem([a.node, b.node]):
             return self._node_problem([a.node, b.node])
-        host = self._host_links()
-        state = self._state()
-        commands: list[tuple[str, bool]] = []
-        if not self._where(a.ifname, state, host) and not self._where(b.ifname, state, host):
-            commands += self._solve_veth().commands
-            host = self._host_links()
-        moves = [(end, host[end.ifname]["index"]) for end in (a, b) if end.ifname in host]
+        commands = self._solve_veth().commands
+        found = self._scan()
+        good = self._good_pair(found)
+        if good is None:
+            return Solution("", commands, self.lang, error=self._t("the pair could not be made: {why}")
+                            .format(why=self._describe(found)))
+        for x in good:
+            end = a if x.name == a.ifname else b
+            ns = self.netns(end.node)
+            command = cmds.link_move(x.name, ns, None if x.place in (HOST, ns) else x.place)
+            if x.place == ns:
+                commands.append((command, False))
+                continue
 
-        def move() -> None:
-            with IPRoute() as ipr:
-                for end, index in moves:
-                    fd = os.open(nsfs.netns_path(self.netns(end.node)), os.O_RDONLY | os.O_CLOEXEC)
-                    try:
-                        ipr.link("set", index=index, net_ns_fd=fd)
-                    finally:
-                        os.close(fd)
-        if moves:
-            fanout.in_thread(move, name="nslab:exercise")
-        moved = {end.ifname for end, _ in moves}
-        for end in (a, b):
-            commands.append((cmds.link_move(end.ifname, self.netns(end.node)), end.ifname in moved))
+            def move(ipr: IPRoute, x=x, ns=ns) -> None:
+                fd = os.open(nsfs.netns_path(ns), os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    ipr.link("set", index=x.index, net_ns_fd=fd)
+                finally:
+                    os.close(fd)
+            self._run_in(x.place, move)
+            commands.append((command, True))
         return Solution("", commands, self.lang)
 
     def _node_problem(self, nodes: list[str]) -> Solution | None:
@@ -900,18 +1116,21 @@ class Exercise:
                 return moved
             commands += moved.commands
             (a, ia), (b, ib) = self._ends()
-        nets_a = [ipaddress.IPv4Interface(x) for x in ia.addresses]
-        nets_b = [ipaddress.IPv4Interface(x) for x in ib.addresses]
-        want = {}
-        if not any(m.network == t.network and m.ip != t.ip for m in nets_a for t in nets_b):
-            first = ipaddress.IPv4Interface(_suggest(a.address, nets_a, nets_b, True)) if not nets_a else nets_a[0]
-            want[a.node] = first
-            want[b.node] = ipaddress.IPv4Interface(_suggest(b.address, nets_b, [first], False))
-        plan = {}
-        for end in (a, b):
-            plan[end.node] = self._handle(end.node)
-        results = netconf.for_each_netns(plan, lambda ns, node: netconf.converge(
-            ns, lo=True, ends=[(a.ifname if node == a.node else b.ifname, want.get(node))]))
+        plan = self._address_plan(ia, ib)
+        for end, iface in ((a, ia), (b, ib)):
+            ns = self.netns(end.node)
+            dels = plan[end.node][0]
+            if not dels:
+                continue
+
+            def delete(ipr: IPRoute, iface=iface, dels=dels) -> None:
+                for d in dels:
+                    ipr.addr("del", index=iface.index, address=str(d.ip), prefixlen=d.network.prefixlen)
+            self._run_in(ns, delete)
+            commands += [(cmds.as_netns_exec(cmds.addr_del(ns, d, end.ifname)), True) for d in dels]
+        handles = {end.node: self._handle(end.node) for end in (a, b)}
+        results = netconf.for_each_netns(handles, lambda ns, node: netconf.converge(
+            ns, lo=True, ends=[(a.ifname if node == a.node else b.ifname, plan[node][1])]))
         for node in (a.node, b.node):
             for step in results[node]:
                 commands.append((cmds.as_netns_exec(step.command), step.changed))
@@ -935,10 +1154,19 @@ class Exercise:
             matrix = ping_matrix(self.topology.name, handles, {src.node: [(dst.node, ip)]}, 1.0)
             ok = all(p.ok for p in matrix.probes)
             cmd = cmds.ping(self.netns(src.node), ip)
+            if not ok:
+                found = self._scan()
+                if self._good_pair(found) is None:  # the cause is the pair, not the addresses
+                    items.append(item("3", target, False, missing=self._t("`{cmd}` gets no answer").format(cmd=cmd)
+                                      + ": " + self._t("{a} and {b} are not one veth pair: {why}").format(
+                                          a=a.ifname, b=b.ifname, why=self._describe(found)),
+                                      hints=(self._t("First the pair (previous step), then move each end."),
+                                             "ex.check(\"3.veth\")\nex.check(\"3.move\")",
+                                             "\n".join(self._pair_plan(found, True)))))
+                    continue
             items.append(item("3", target, ok, self._t("`{cmd}` answers").format(cmd=cmd) if ok else "",
                               "" if ok else self._t("`{cmd}` gets no answer").format(cmd=cmd),
-                              hints=(hint_idea, cmds.as_netns_exec(cmds.ip_show("NETNS", "addr")) + "; "
-                                     + cmds.as_netns_exec(cmds.ip_show("NETNS", "link")), cmd)))
+                              hints=(hint_idea, "ex.check(\"3.move\")\nex.check(\"3.addresses\")", cmd)))
         return items
 
     # --- section 4: Figure 1 ---------------------------------------------------------------------
@@ -975,12 +1203,27 @@ class Exercise:
 
     # --- removing ----------------------------------------------------------------------------
     def _teardown_commands(self) -> list[str]:
+        """The commands that remove what there is now of this exercise (nothing that was never made)."""
         out = []
+        host = self._host_links() if len(self.topology.links) == 1 else {}
+        out += [cmds.link_del_host(name) for name in host][:1]  # one end takes its peer with it
         if self.lxd:
-            out.append(cmds.lxc_delete(*(self.container(n) for n in self.nodes)))
-            out.append(cmds.remove(*(nsfs.netns_path(self.netns(n)) for n in self.nodes), force=True))
-        else:
-            out += [cmds.netns_del(self.netns(n)) for n in self.nodes]
+            from pylxd.exceptions import NotFound
+            client = connect()
+            made = []
+            for n in self.nodes:
+                try:
+                    client.instances.get(self.container(n))
+                    made.append(self.container(n))
+                except NotFound:
+                    pass
+            if made:
+                out.append(cmds.lxc_delete(*made))
+            links = [nsfs.netns_path(self.netns(n)) for n in self.nodes if os.path.islink(nsfs.netns_path(self.netns(n)))]
+            if links:
+                out.append(cmds.remove(*links, force=True))
+        out += [cmds.netns_del(self.netns(n)) for n in self.nodes
+                if os.path.lexists(nsfs.netns_path(self.netns(n))) and not os.path.islink(nsfs.netns_path(self.netns(n)))]
         return out
 
     def _remove_all(self) -> list[str]:
@@ -1023,6 +1266,105 @@ class Exercise:
                 nsfs.unbind_name(name)
                 done.append(cmds.netns_del(name))
         return done
+
+
+# --- where the pair's ends really are: the host, the lab's namespaces and any other named one they lead to ---
+
+HOST = "host"
+
+
+@dataclass(frozen=True)
+class _Iface:
+    """One interface named like an end of the pair (or the peer of one), wherever it is."""
+
+    place: str  # HOST or a netns name
+    name: str
+    index: int
+    kind: str | None
+    peer: tuple[str | None, str | None] | None  # (place, name) of a veth's peer; (None, None): unknown netns
+
+
+def _read_place(path: str, others: dict[str, str]) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:
+    """Inside the netns at ``path`` (in a throw-away thread): its links, and the nsid of each other place."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        nsfs.setns(fd)
+    finally:
+        os.close(fd)
+    links: dict[int, dict[str, Any]] = {}
+    nsids: dict[int, str] = {}
+    with IPRoute() as ipr:
+        for link in ipr.get_links():
+            links[link["index"]] = {"name": link.get("IFLA_IFNAME"),
+                                    "kind": link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND"),
+                                    "link": link.get("IFLA_LINK"), "nsid": link.get("IFLA_LINK_NETNSID")}
+        for place, other in others.items():
+            if other == path:
+                continue
+            try:
+                ofd = os.open(other, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                nsid = ipr.get_netnsid(fd=ofd).get("nsid")
+            except Exception:  # noqa: BLE001 - a namespace we may not look at
+                nsid = None
+            finally:
+                os.close(ofd)
+            if nsid is not None and nsid >= 0:
+                nsids[nsid] = place
+    return links, nsids
+
+
+def scan_ends(names: tuple[str, ...], lab_places: list[str], near: Callable[[str], bool]) -> list[_Iface]:
+    """Every interface called one of ``names``, in the host (this process's netns), the lab's named
+    namespaces, the named namespaces ``near`` accepts (a near-miss name) and any named namespace a veth
+    found leads to; with each veth's peer.  Read only."""
+    host_inode = nsfs.host_netns_inode()
+    paths: dict[str, str] = {HOST: f"/proc/{os.getpid()}/ns/net"}
+    seen = {host_inode}
+    for name in [*lab_places, *nsfs.names()]:
+        inode = nsfs.name_inode(name)
+        if inode is None or inode in seen:
+            continue
+        seen.add(inode)
+        paths[name] = nsfs.netns_path(name)
+    read: dict[str, tuple[dict, dict]] = {}
+
+    def read_some(places: list[str]) -> None:
+        def one(place: str):
+            try:
+                return _read_place(paths[place], paths)
+            except OSError:
+                return {}, {}
+        for place, got in zip(places, fanout.each(one, places, name="nslab:exercise-read")):
+            read[place] = got
+
+    read_some([p for p in paths if p == HOST or p in lab_places or near(p)])
+    for _round in range(2):  # a veth whose peer is in a namespace not read yet leads there
+        wanted = set()
+        for place, (links, nsids) in list(read.items()):
+            for info in links.values():
+                if info["name"] in names and info["kind"] == "veth" and info["nsid"] is not None:
+                    other = nsids.get(info["nsid"])
+                    if other is not None and other not in read:
+                        wanted.add(other)
+        if not wanted:
+            break
+        read_some(sorted(wanted))
+    out = []
+    for place, (links, nsids) in read.items():
+        for index, info in links.items():
+            if info["name"] not in names:
+                continue
+            peer = None
+            if info["kind"] == "veth" and info["link"]:
+                where = place if info["nsid"] is None else nsids.get(info["nsid"])
+                peer_links = read.get(where, ({}, {}))[0] if where is not None else {}
+                peer_name = peer_links.get(info["link"], {}).get("name") if where is not None else None
+                peer = (where, peer_name)
+            out.append(_Iface(place, info["name"], index, info["kind"], peer))
+    return out
 
 
 class _Table:
@@ -1170,18 +1512,21 @@ def _close_shells() -> None:
 
 
 class _Message:
-    def __init__(self, text: str, pre: bool = False):
-        self.text, self.pre = text, pre
+    """A message for a notebook: words (`...` spans as code), and optionally a block of code under them
+    (``code``: commands or ps output, never wrapped mid-word); ``pre``: the words are the block."""
+
+    def __init__(self, text: str, pre: bool = False, code: str = ""):
+        if pre:
+            text, code = "", text
+        self.text, self.code = text, code
 
     def __str__(self) -> str:
-        return self.text
+        return "\n".join(x for x in (self.text, self.code) if x)
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        if self.pre:
-            return f"<pre>{html.escape(self.text)}</pre>"
-        return f"<div>{_code(self.text)}</div>"
+        return (f"<div>{_code(self.text)}</div>" if self.text else "") + (_pre(self.code) if self.code else "")
 
 
 def _num(x: float) -> str:
@@ -1202,11 +1547,27 @@ def _suggest(default, mine, theirs, first: bool) -> str:
     return "192.168.100.1/24" if first else "192.168.100.2/24"
 
 
-def _choose(backend: str) -> str:
-    if backend in ("lxd", "netns"):
-        return backend
-    chosen = pick()
-    return chosen if chosen in ("lxd", "netns") else "netns"
+def _reach(m: ipaddress.IPv4Interface, t: ipaddress.IPv4Interface) -> bool:
+    """Two ends of one link can talk: different addresses, each inside the other's prefix."""
+    return m.ip != t.ip and m.ip in t.network and t.ip in m.network
+
+
+CHOSE_NETNS = N_('You chose backend = "netns": every node is a plain network namespace.')
+CHOSE_LXD = N_('You chose backend = "lxd": every node is an LXD container.')
+NO_LXD_ROOTLESS = N_('backend = "lxd" cannot work here: you are not root, and a normal user\'s sandbox never uses LXD '
+                     '(access to LXD is equivalent to root). This notebook uses plain network namespaces instead; '
+                     'write backend = "netns" in the parameters cell (the one that says backend = ...) to choose '
+                     'them yourself.')
+
+
+def _choose(backend: str) -> tuple[str, str]:
+    """(backend, why: an English msgid) for this notebook."""
+    if backend == "netns":
+        return "netns", CHOSE_NETNS
+    if backend == "lxd":
+        return ("netns", NO_LXD_ROOTLESS) if rootless.active() else ("lxd", CHOSE_LXD)
+    chosen, why = auto.choose()
+    return (chosen, why) if chosen in ("lxd", "netns") else ("netns", why)
 
 
 def start(topology: str, backend: str = "auto", lab: str | None = None, image: str | None = None,

@@ -204,7 +204,7 @@ def test_hints_escalate_idea_shape_exact_and_reset_on_success(two):
     sh(f"ip netns add {a}", f"ip netns add {b}")
     first, second, third = (two.check("3.veth").lines()[0][3] for _ in range(3))
     assert first.startswith("Pista:") and "pareja" in first
-    assert second.startswith("Pista (la forma del comando):") and "NAME1" in second
+    assert second.startswith("Pista (la forma del comando):") and "NOMBRE1" in second
     assert third.startswith("Pista (el comando exacto):") and "ip link add v-1a type veth peer name v-1b" in third
     shown = two.solve("3.veth")
     assert [c for c, changed in shown.commands] == ["ip link add v-1a type veth peer name v-1b"]
