@@ -628,7 +628,6 @@ class Exercise:
                     items.append(item(section, ns, False, missing=missing,
                                       hints=(idea, cmds.netns_add(self._t("NAME")), exact)))
                 continue
-            target = f"/proc/{pid or 'PID'}/ns/net"
             exact = cmds.netns_dir(nsfs.NETNS_RUN_DIR) + "\n" + cmds.netns_link(pid or "PID", path)
             hints = (self._t("Name the container's network namespace: a symbolic link in {dir} to the "
                              "/proc/<PID>/ns/net of its init (PID from `lxc info {c}`).")
