@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -76,6 +77,11 @@ class Record:
     def topology(self) -> dict[str, Any]:
         return dict(self.header["topology"])
 
+    @property
+    def topology_as_written(self) -> bool:
+        """The topology is exactly what nslab validated and wrote (its fingerprint matches)."""
+        return self.header.get("topology_sha256") == fingerprint(self.header["topology"])
+
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [r for r in self.resources if r.get("t") == kind]
 
@@ -137,10 +143,17 @@ def write_atomically(path: Path, text: str, durable: bool = False) -> None:
     os.replace(tmp, path)
 
 
+def fingerprint(topology: dict[str, Any]) -> str:
+    """The SHA-256 of a topology's canonical JSON: the header keeps it, so that a record whose topology is
+    still what nslab validated and wrote is known as such (and one edited since, is not)."""
+    return hashlib.sha256(json.dumps(topology, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def create(lab: str, backend: str, topology: dict[str, Any], backend_options: dict[str, Any] | None = None) -> Record:
     _ensure_dir()
     path = record_path(lab)
     header = {"t": "lab", "lab": lab, "backend": backend, "topology": topology,
+              "topology_sha256": fingerprint(topology),
               "backend_options": backend_options or {},
               "instance": uuid.uuid4().hex, "created": time.time(), "pid": os.getpid(), "version": 1}
     write_atomically(path, json.dumps(header, sort_keys=True) + "\n", durable=True)

@@ -119,7 +119,8 @@ class Lab:
         """The lab that is up under this name (or the only one that is up), from its record."""
         name = lab or only_lab()
         record = records.read(name)
-        topology = schema.from_dict(record.topology, source=f"record of lab '{name}'")
+        topology = schema.from_dict(record.topology, source=f"record of lab '{name}'",
+                                    trusted=record.topology_as_written)  # as written: no structural pass
         return cls(topology, record.header.get("backend", "netns"), **record.header.get("backend_options", {}))
 
     @property

@@ -392,3 +392,23 @@ def test_validating_a_file_does_not_build_rfc3987_grammars():
     assert out.split() == ["True", "False"], out
     out = subprocess.run([sys.executable, "-c", code, "figure1"], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"], out
+
+
+def test_a_records_topology_is_trusted_only_as_nslab_wrote_it(tmp_path, monkeypatch):
+    """A lab's record keeps the topology nslab validated, with its fingerprint: as written, it skips the
+    structural pass; edited by hand (even into something the semantic pass alone would accept, like a
+    node kind 'switch'), it is validated in full and what is wrong is named."""
+    from nslab_kernel.core import records
+    monkeypatch.setenv("NSLAB_STATE_DIR", str(tmp_path))
+    good = load("figure1").to_dict()
+    record = records.create("t-fp", "netns", good)
+    assert records.read("t-fp").topology_as_written
+    assert from_dict(good, "record", trusted=True) == from_dict(good, "record")
+    edited = copy.deepcopy(good)
+    edited["nodes"]["h1"]["kind"] = "switch"
+    header = {**record.header, "topology": edited}
+    records.write_atomically(record.path, json.dumps(header, sort_keys=True) + "\n")
+    again = records.read("t-fp")
+    assert not again.topology_as_written
+    with pytest.raises(TopologyError, match="switch"):
+        from_dict(again.topology, "record", trusted=again.topology_as_written)
