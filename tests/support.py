@@ -31,6 +31,28 @@ CI = os.environ.get("CI") == "true"
 IS_ROOT = os.geteuid() == 0
 
 
+# a small valid topology (two hosts, one router) that tests mutate
+MINI = {
+    "name": "mini",
+    "nodes": {"h1": {"kind": "host", "routes": ["default via 10.0.1.1"]},
+              "r1": {"kind": "router"},
+              "h2": {"kind": "host", "routes": ["default via 10.0.2.1"]}},
+    "links": [{"endpoints": ["h1:eth0", "r1:eth0"], "addresses": ["10.0.1.2/24", "10.0.1.1/24"]},
+              {"endpoints": ["h2:eth0", "r1:eth1"], "addresses": ["10.0.2.2/24", "10.0.2.1/24"]}],
+}
+
+
+def value_paths(obj, prefix=()):
+    """Every path (a tuple of keys and indexes) into a parsed YAML value, the empty one first."""
+    yield prefix
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from value_paths(v, prefix + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from value_paths(v, prefix + (i,))
+
+
 def need(condition: bool, why: str) -> None:
     if not condition:
         if CI:

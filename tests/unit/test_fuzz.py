@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from nslab_kernel import InputError, TopologyError, load, parse
 from nslab_kernel.model.schema import from_dict
-from tests.support import FUZZ_CORPUS
+from tests.support import FUZZ_CORPUS, value_paths
 
 CORPUS = FUZZ_CORPUS
 EXAMPLES = int(os.environ.get("NSLAB_FUZZ_EXAMPLES", "300"))
@@ -54,18 +54,8 @@ def test_any_yaml_structure(data):
     one_line_error(lambda: from_dict(data, "fuzz.yaml"))
 
 
-def _paths(obj, prefix=()):
-    yield prefix
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _paths(v, prefix + (k,))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _paths(v, prefix + (i,))
-
-
 FIGURE1 = load("figure1").to_dict()
-PATHS = [p for p in _paths(FIGURE1) if p]
+PATHS = [p for p in value_paths(FIGURE1) if p]
 
 
 @FUZZ

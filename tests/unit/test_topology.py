@@ -11,15 +11,9 @@ import yaml
 from nslab_kernel import InputError, TopologyError, load, parse
 from nslab_kernel.model.routing import expected_reachable
 from nslab_kernel.model.schema import from_dict
+from tests.support import MINI
 
-BASE = {
-    "name": "mini",
-    "nodes": {"h1": {"kind": "host", "routes": ["default via 10.0.1.1"]},
-              "r1": {"kind": "router"},
-              "h2": {"kind": "host", "routes": ["default via 10.0.2.1"]}},
-    "links": [{"endpoints": ["h1:eth0", "r1:eth0"], "addresses": ["10.0.1.2/24", "10.0.1.1/24"]},
-              {"endpoints": ["h2:eth0", "r1:eth1"], "addresses": ["10.0.2.2/24", "10.0.2.1/24"]}],
-}
+BASE = MINI
 
 
 def problems_of(data) -> list[str]:

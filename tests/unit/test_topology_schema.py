@@ -24,7 +24,7 @@ from nslab_kernel import TopologyError, cli, load
 from nslab_kernel.model import schema
 from nslab_kernel.model.schema import from_dict, json_schema, structure_problems
 from nslab_kernel.model.topology import DEFAULT_CONTAINER_NAMING, DEFAULT_NETNS_NAMING
-from tests.support import FUZZ_CORPUS, ROOT, topologies
+from tests.support import FUZZ_CORPUS, MINI, ROOT, topologies, value_paths
 
 TOPOLOGIES = ROOT / "nslab_kernel" / "model" / "topologies"
 SCHEMA = json_schema()
@@ -32,14 +32,7 @@ VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 FAST = settings(max_examples=int(os.environ.get("NSLAB_FUZZ_EXAMPLES", "150")), deadline=None,
                 suppress_health_check=list(HealthCheck))
 
-BASE = {
-    "name": "mini",
-    "nodes": {"h1": {"kind": "host", "routes": ["default via 10.0.1.1"]},
-              "r1": {"kind": "router"},
-              "h2": {"kind": "host", "routes": ["default via 10.0.2.1"]}},
-    "links": [{"endpoints": ["h1:eth0", "r1:eth0"], "addresses": ["10.0.1.2/24", "10.0.1.1/24"]},
-              {"endpoints": ["h2:eth0", "r1:eth1"], "addresses": ["10.0.2.2/24", "10.0.2.1/24"]}],
-}
+BASE = MINI
 
 
 def mutated(fn):
@@ -303,18 +296,8 @@ def test_fuzz_corpus_is_refused_by_the_schema_and_the_parser(case):
 
 # --- random damage to a right lab: the schema and the parser agree ---------------------------------------
 
-def _paths(obj, prefix=()):
-    yield prefix
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _paths(v, prefix + (k,))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _paths(v, prefix + (i,))
-
-
 FIGURE1 = load("figure1").to_dict()
-PATHS = [p for p in _paths(FIGURE1) if p]
+PATHS = [p for p in value_paths(FIGURE1) if p]
 junk = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12)
                     | st.sampled_from(["host", "router", "auto", "exact", "h1:eth0", "r1:eth9", "10.0.1.2/24",
                                        "10.0.1.300/24", "default via 10.0.1.1", "net-{node}", "{lab}", ""]),
